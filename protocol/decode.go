@@ -1,0 +1,122 @@
+package protocol
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley"
+)
+
+var clientTypes = map[string]bool{
+	TypeOneToOne: true, TypeGroup: true, TypeOneToOneHistory: true,
+	TypeGroupHistory: true, TypeCreateGroup: true, TypeJoinGroup: true,
+	TypeAddMember: true, TypeRemoveMember: true, TypeLeaveGroup: true,
+	TypeGroupMembers: true, TypeAck: true, TypeTyping: true, TypePing: true,
+	TypeDisconnect: true,
+}
+
+// IsSend reports whether a frame type stores a message.
+func IsSend(typ string) bool { return typ == TypeOneToOne || typ == TypeGroup }
+
+// Decode parses one client frame. The error is a *parley.Error with code
+// EINVALID (or ETOOLARGE for a frame over MaxFrameBytes); a non-nil Frame
+// returned with an error carries the type and id for the ERROR reply.
+//
+// A send (ONE_TO_ONE_CHAT, GROUP_CHAT) whose fields are malformed but whose
+// type and id are readable comes back with no error and Frame.Invalid set:
+// the protocol answers a repeated id with the original SUCCESS before any
+// validation, so the caller decides.
+func Decode(data []byte) (*Frame, error) {
+	if len(data) > MaxFrameBytes {
+		return nil, parley.Errorf(parley.ETOOLARGE, "frame larger than %d bytes", MaxFrameBytes)
+	}
+	if !utf8.Valid(data) {
+		return nil, parley.Errorf(parley.EINVALID, "frame is not valid UTF-8")
+	}
+	if depth(data) > MaxNestingDepth {
+		return nil, parley.Errorf(parley.EINVALID, "JSON nested deeper than %d levels", MaxNestingDepth)
+	}
+	var f Frame
+	err := json.Unmarshal(data, &f)
+	if err != nil {
+		// Salvage type and id, if they are readable, for the reply.
+		var head struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}
+		if json.Unmarshal(data, &head) != nil || !validID(head.ID) {
+			return nil, parley.Errorf(parley.EINVALID, "malformed frame: %s", jsonProblem(err))
+		}
+		f = Frame{Type: head.Type, ID: head.ID}
+		bad := parley.Errorf(parley.EINVALID, "malformed frame: %s", jsonProblem(err))
+		if IsSend(f.Type) {
+			f.Invalid = bad
+			return &f, nil
+		}
+		return &f, bad
+	}
+	if !validID(f.ID) {
+		return nil, parley.Errorf(parley.EINVALID, "id must be at most %d characters", parley.MaxClientIDLen)
+	}
+	if f.Type == "" {
+		return &f, parley.Errorf(parley.EINVALID, "frame has no type")
+	}
+	if !clientTypes[f.Type] {
+		return &f, parley.Errorf(parley.EINVALID, "unknown frame type %q", truncate(f.Type, 40))
+	}
+	return &f, nil
+}
+
+func validID(id string) bool { return utf8.RuneCountInString(id) <= parley.MaxClientIDLen }
+
+// depth returns the deepest nesting of objects and arrays in data, without
+// parsing it; strings are skipped so brackets inside them do not count.
+func depth(data []byte) int {
+	var d, max int
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			d++
+			if d > max {
+				max = d
+			}
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return max
+}
+
+// jsonProblem describes a decoding error without echoing input back.
+func jsonProblem(err error) string {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return "not valid JSON"
+	case *json.UnmarshalTypeError:
+		return "field " + truncate(e.Field, 40) + " has the wrong type"
+	default:
+		return "not a JSON object"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,256 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/parley-chat/parley"
+)
+
+// Client frame types.
+const (
+	TypeOneToOne        = "ONE_TO_ONE_CHAT"
+	TypeGroup           = "GROUP_CHAT"
+	TypeOneToOneHistory = "GET_ONE_TO_ONE_HISTORY"
+	TypeGroupHistory    = "GET_GROUP_CHAT_HISTORY"
+	TypeCreateGroup     = "CREATE_GROUP"
+	TypeJoinGroup       = "JOIN_GROUP"
+	TypeAddMember       = "ADD_GROUP_MEMBER"
+	TypeRemoveMember    = "REMOVE_GROUP_MEMBER"
+	TypeLeaveGroup      = "LEAVE_GROUP"
+	TypeGroupMembers    = "GET_GROUP_MEMBERS"
+	TypeAck             = "ACK"
+	TypeTyping          = "TYPING"
+	TypePing            = "PING"
+	TypeDisconnect      = "DISCONNECT"
+)
+
+// Server frame types (besides the chat types above, which are also
+// delivered, and TYPING, which is forwarded).
+const (
+	TypeSuccess        = "SUCCESS"
+	TypeError          = "ERROR"
+	TypeInfo           = "INFO"
+	TypePong           = "PONG"
+	TypeInitData       = "INIT_DATA"
+	TypeChatHistory    = "ONE_TO_ONE_CHAT_HISTORY"
+	TypeGroupChatHist  = "GROUP_CHAT_HISTORY"
+	TypeMembers        = "GROUP_MEMBERS"
+	TypeMemberJoined   = "GROUP_MEMBER_JOINED"
+	TypeMemberLeft     = "GROUP_MEMBER_LEFT"
+	TypePresenceUpdate = "PRESENCE_UPDATE"
+)
+
+// Presence statuses.
+const (
+	StatusOnline  = "ONLINE"
+	StatusOffline = "OFFLINE"
+)
+
+// WebSocket close codes used by the server.
+const (
+	CloseNormal      = 1000 // after DISCONNECT
+	CloseGoingAway   = 1001 // server shutting down
+	ClosePolicy      = 1008 // session ended: logout, revocation, disabled user
+	CloseTooLarge    = 1009 // frame over MaxFrameBytes
+	CloseTryAgain    = 1013 // client too slow to keep up
+	MaxFrameBytes    = 64 << 10
+	MaxNestingDepth  = 32
+	MaxGroupMembers  = 1000 // members listed in one CREATE_GROUP
+	maxGroupIDLength = 64
+)
+
+// Frame is a decoded client frame: the union of every type's fields.
+// Optional numbers are pointers so that "absent" and "0" differ.
+type Frame struct {
+	Type     string   `json:"type"`
+	ID       string   `json:"id,omitempty"`
+	To       string   `json:"to,omitempty"`
+	From     *string  `json:"from,omitempty"`
+	ChatID   string   `json:"chatId,omitempty"`
+	GroupID  string   `json:"groupId,omitempty"`
+	Content  string   `json:"content,omitempty"`
+	Before   *int64   `json:"before,omitempty"`
+	After    *int64   `json:"after,omitempty"`
+	Limit    *int     `json:"limit,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Members  []string `json:"members,omitempty"`
+	Private  bool     `json:"private,omitempty"`
+	Username string   `json:"username,omitempty"`
+	Seq      *int64   `json:"seq,omitempty"`
+
+	// Invalid is set by Decode on a send whose fields could not be read.
+	Invalid error `json:"-"`
+}
+
+// Message is a message as delivered and as listed in history.
+type Message struct {
+	MessageID string `json:"messageId"`
+	Seq       int64  `json:"seq"`
+	From      string `json:"from"`
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp"`
+	ChatID    string `json:"chatId,omitempty"`
+	To        string `json:"to,omitempty"`
+	GroupID   string `json:"groupId,omitempty"`
+}
+
+// FromMessage converts a stored message to its wire form.
+func FromMessage(m *parley.Message) Message {
+	w := Message{
+		MessageID: m.ID,
+		Seq:       m.Seq,
+		From:      m.From,
+		Content:   m.Content,
+		Timestamp: parley.FormatTime(m.Time),
+	}
+	if m.IsGroup() {
+		w.GroupID = m.Conv
+	} else {
+		w.ChatID = m.Conv
+		w.To = m.To
+	}
+	return w
+}
+
+// Delivery is a ONE_TO_ONE_CHAT or GROUP_CHAT frame sent to a recipient.
+type Delivery struct {
+	Type string `json:"type"`
+	Message
+	Offline bool `json:"offline,omitempty"`
+}
+
+// Success is the SUCCESS reply.
+type Success struct {
+	Type      string `json:"type"`
+	ID        string `json:"id,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	ChatID    string `json:"chatId,omitempty"`
+	GroupID   string `json:"groupId,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Seq       int64  `json:"seq,omitempty"`
+	Timestamp string `json:"timestamp,omitempty"`
+}
+
+// ErrorFrame is the ERROR reply.
+type ErrorFrame struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+	Code string `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// Info is an INFO frame.
+type Info struct {
+	Type  string `json:"type"`
+	Msg   string `json:"msg"`
+	Event string `json:"event,omitempty"`
+	Count *int   `json:"count,omitempty"`
+}
+
+// Pong answers PING.
+type Pong struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+}
+
+// History is ONE_TO_ONE_CHAT_HISTORY or GROUP_CHAT_HISTORY.
+type History struct {
+	Type     string    `json:"type"`
+	ID       string    `json:"id,omitempty"`
+	ChatID   string    `json:"chatId,omitempty"`
+	GroupID  string    `json:"groupId,omitempty"`
+	Messages []Message `json:"messages"`
+	HasMore  bool      `json:"hasMore"`
+}
+
+// MemberStatus is one row of GROUP_MEMBERS.
+type MemberStatus struct {
+	Username string `json:"username"`
+	Status   string `json:"status"`
+}
+
+// Members is GROUP_MEMBERS.
+type Members struct {
+	Type    string         `json:"type"`
+	ID      string         `json:"id,omitempty"`
+	GroupID string         `json:"groupId"`
+	Name    string         `json:"name"`
+	Owner   string         `json:"owner"`
+	Members []MemberStatus `json:"members"`
+}
+
+// ChatInfo is one chat of INIT_DATA.
+type ChatInfo struct {
+	ChatID   string  `json:"chatId"`
+	With     string  `json:"with"`
+	Status   string  `json:"status"`
+	LastSeen *string `json:"lastSeen"`
+	LastSeq  int64   `json:"lastSeq"`
+	Unread   int64   `json:"unread"`
+}
+
+// GroupInfo is one group of INIT_DATA.
+type GroupInfo struct {
+	GroupID string `json:"groupId"`
+	Name    string `json:"name"`
+	LastSeq int64  `json:"lastSeq"`
+	Unread  int64  `json:"unread"`
+}
+
+// InitData is the first frame of every chat connection.
+type InitData struct {
+	Type     string      `json:"type"`
+	Username string      `json:"username"`
+	Chats    []ChatInfo  `json:"chats"`
+	Groups   []GroupInfo `json:"groups"`
+}
+
+// MemberJoined is GROUP_MEMBER_JOINED.
+type MemberJoined struct {
+	Type     string `json:"type"`
+	GroupID  string `json:"groupId"`
+	Name     string `json:"name"`
+	Username string `json:"username"`
+	By       string `json:"by"`
+}
+
+// MemberLeft is GROUP_MEMBER_LEFT.
+type MemberLeft struct {
+	Type     string `json:"type"`
+	GroupID  string `json:"groupId"`
+	Username string `json:"username"`
+	By       string `json:"by"`
+	Owner    string `json:"owner"`
+}
+
+// PresenceUpdate is PRESENCE_UPDATE.
+type PresenceUpdate struct {
+	Type     string  `json:"type"`
+	Username string  `json:"username"`
+	Status   string  `json:"status"`
+	LastSeen *string `json:"lastSeen"`
+}
+
+// Typing is a forwarded TYPING frame.
+type Typing struct {
+	Type    string `json:"type"`
+	From    string `json:"from"`
+	ChatID  string `json:"chatId,omitempty"`
+	GroupID string `json:"groupId,omitempty"`
+}
+
+// Encode marshals a server frame. Server frames are built from plain
+// structs, so marshaling cannot fail short of a programming error, which
+// panics.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("protocol: encode: " + err.Error())
+	}
+	return b
+}
+
+// Error builds the ERROR reply for err, echoing the frame id.
+func Error(id string, err error) []byte {
+	return Encode(ErrorFrame{Type: TypeError, ID: id, Code: parley.ErrorCode(err), Msg: parley.ErrorMessage(err)})
+}

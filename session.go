@@ -1,0 +1,43 @@
+package parley
+
+import (
+	"context"
+	"time"
+)
+
+// Session is one login. Its access tokens carry its ID; its refresh token
+// rotates on every refresh. Logging out revokes it, and with it every token
+// and socket it issued.
+type Session struct {
+	ID        string
+	Username  string
+	CreatedAt time.Time
+	// ExpiresAt is when the current refresh token stops working.
+	ExpiresAt time.Time
+	// RevokedAt is zero while the session is active.
+	RevokedAt time.Time
+}
+
+// Active reports whether the session can still be used at now.
+func (s *Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// SessionStore keeps sessions and the hashes of their refresh tokens.
+type SessionStore interface {
+	// CreateSession stores a new session with its first refresh token hash.
+	CreateSession(ctx context.Context, s *Session, refreshHash string) error
+	// Session returns one session, revoked or not, or ENOTFOUND.
+	Session(ctx context.Context, id string) (*Session, error)
+	// RotateRefresh replaces the refresh token with hash oldHash by newHash
+	// and extends the session to expiresAt. A token that was already rotated
+	// out is taken as stolen: the session is revoked and EUNAUTHORIZED is
+	// returned. An unknown token, or one of a revoked or expired session, is
+	// EUNAUTHORIZED too.
+	RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*Session, error)
+	// RevokeSession ends a session; revoking an ended one is not an error.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// RevokeUserSessions ends every active session of a user and returns
+	// their IDs.
+	RevokeUserSessions(ctx context.Context, username string, now time.Time) ([]string, error)
+}

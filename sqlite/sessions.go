@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// CreateSession stores a new session and its first refresh token hash.
+func (db *DB) CreateSession(ctx context.Context, s *parley.Session, refreshHash string) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			s.ID, s.Username, ms(s.CreatedAt), ms(s.ExpiresAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)`, refreshHash, s.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	}
+	return nil
+}
+
+// Session returns one session or ENOTFOUND.
+func (db *DB) Session(ctx context.Context, id string) (*parley.Session, error) {
+	s, err := scanSession(db.r.QueryRowContext(ctx,
+		`SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, parley.Errorf(parley.ENOTFOUND, "no such session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: session: %w", err)
+	}
+	return s, nil
+}
+
+func scanSession(row scanner) (*parley.Session, error) {
+	var s parley.Session
+	var created, expires int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Username, &created, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMS(created), fromMS(expires), nullMS(revoked)
+	return &s, nil
+}
+
+var errRefresh = parley.Errorf(parley.EUNAUTHORIZED, "refresh token is invalid, expired or revoked")
+
+// RotateRefresh swaps a refresh token for a new one; see parley.SessionStore.
+func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*parley.Session, error) {
+	var s *parley.Session
+	var stolen bool
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var sid string
+		var used sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sid, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errRefresh
+		}
+		if err != nil {
+			return err
+		}
+		s, err = scanSession(tx.QueryRowContext(ctx,
+			`SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = ?`, sid))
+		if err != nil {
+			return err
+		}
+		if used.Valid {
+			// A rotated-out token came back: whoever holds it is not the
+			// client that rotated it. End the session.
+			stolen = true
+			if s.RevokedAt.IsZero() {
+				_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ?`, ms(now), sid)
+			}
+			return err
+		}
+		if !s.Active(now) {
+			return errRefresh
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, ms(now), oldHash); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)`, newHash, sid); err != nil {
+			return err
+		}
+		s.ExpiresAt = expiresAt
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, ms(expiresAt), sid)
+		return err
+	})
+	switch {
+	case stolen:
+		return nil, errRefresh
+	case parley.ErrorCode(err) == parley.EUNAUTHORIZED:
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: rotate refresh: %w", err)
+	}
+	return s, nil
+}
+
+// RevokeSession ends a session.
+func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeUserSessions ends every active session of a user.
+func (db *DB) RevokeUserSessions(ctx context.Context, username string, now time.Time) ([]string, error) {
+	var ids []string
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL RETURNING id`, ms(now), username)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	return ids, nil
+}

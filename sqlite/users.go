@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// CreateUser stores a new account; a taken username is ECONFLICT.
+func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)`,
+			u.Username, u.PasswordHash, ms(u.CreatedAt))
+		return err
+	})
+	switch {
+	case isUnique(err):
+		return parley.Errorf(parley.ECONFLICT, "username %q is taken", u.Username)
+	case err != nil:
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	db.users.add(u.Username)
+	return nil
+}
+
+// User returns one account or ENOTFOUND.
+func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, parley.Errorf(parley.ENOTFOUND, "no user %q", username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user: %w", err)
+	}
+	db.users.add(u.Username)
+	return u, nil
+}
+
+// Users lists accounts in username order after the given name.
+func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.User, error) {
+	rows, err := db.r.QueryContext(ctx,
+		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username > ? ORDER BY username LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users: %w", err)
+	}
+	defer rows.Close()
+	var users []*parley.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: users: %w", err)
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanUser(row scanner) (*parley.User, error) {
+	var u parley.User
+	var created int64
+	var lastSeen sql.NullInt64
+	if err := row.Scan(&u.Username, &u.PasswordHash, &created, &u.Disabled, &lastSeen); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = fromMS(created)
+	u.LastSeen = nullMS(lastSeen)
+	return &u, nil
+}
+
+// SetLastSeen records when the user's last connection closed.
+func (db *DB) SetLastSeen(ctx context.Context, username string, t time.Time) error {
+	return db.updateUser(ctx, "set last seen", `UPDATE users SET last_seen = ? WHERE username = ?`, ms(t), username)
+}
+
+// SetDisabled disables or enables an account.
+func (db *DB) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = ? WHERE username = ?`, disabled, username)
+}
+
+func (db *DB) updateUser(ctx context.Context, op, query string, value any, username string) error {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, value, username)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return parley.Errorf(parley.ENOTFOUND, "no user %q", username)
+	}
+	return nil
+}
+
+// userExists reports whether an account exists, asking q on a cache miss.
+func (db *DB) userExists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, username string) (bool, error) {
+	if db.users.has(username) {
+		return true, nil
+	}
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ?`, username).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	db.users.add(username)
+	return true, nil
+}

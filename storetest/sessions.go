@@ -1,0 +1,88 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+func testSessions(t *testing.T, s parley.Store) {
+	mustUsers(t, s, "alice")
+	sess := &parley.Session{ID: "s1", Username: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, "r1"); err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	got, err := s.Session(ctx, "s1")
+	if err != nil || got.Username != "alice" || !got.Active(t0) || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("session: got %+v, %v", got, err)
+	}
+	if _, err := s.Session(ctx, "nope"); code(err) != parley.ENOTFOUND {
+		t.Fatalf("unknown session: got %v, want not_found", err)
+	}
+
+	t.Run("rotate", func(t *testing.T) {
+		later := t0.Add(2 * time.Hour)
+		got, err := s.RotateRefresh(ctx, "r1", "r2", t0.Add(time.Minute), later)
+		if err != nil || got.ID != "s1" || !got.ExpiresAt.Equal(later) {
+			t.Fatalf("rotate: got %+v, %v", got, err)
+		}
+		if _, err := s.RotateRefresh(ctx, "unknown", "x", t0, later); code(err) != parley.EUNAUTHORIZED {
+			t.Fatalf("unknown token: got %v, want unauthorized", err)
+		}
+		// The rotated-out token comes back: theft, the session ends.
+		if _, err := s.RotateRefresh(ctx, "r1", "r3", t0.Add(2*time.Minute), later); code(err) != parley.EUNAUTHORIZED {
+			t.Fatalf("reused token: got %v, want unauthorized", err)
+		}
+		if got, _ := s.Session(ctx, "s1"); got.Active(t0.Add(3 * time.Minute)) {
+			t.Fatalf("session still active after refresh token reuse: %+v", got)
+		}
+		if _, err := s.RotateRefresh(ctx, "r2", "r4", t0.Add(3*time.Minute), later); code(err) != parley.EUNAUTHORIZED {
+			t.Fatalf("current token of a revoked session: got %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		if err := s.CreateSession(ctx, &parley.Session{ID: "s2", Username: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, "e1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RotateRefresh(ctx, "e1", "e2", t0.Add(2*time.Hour), t0.Add(3*time.Hour)); code(err) != parley.EUNAUTHORIZED {
+			t.Fatalf("expired session: got %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("revoke", func(t *testing.T) {
+		for _, id := range []string{"s3", "s4", "s5"} {
+			if err := s.CreateSession(ctx, &parley.Session{ID: id, Username: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, "tok-"+id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.RevokeSession(ctx, "s3", t0); err != nil {
+			t.Fatalf("revoke: %v", err)
+		}
+		if err := s.RevokeSession(ctx, "s3", t0); err != nil {
+			t.Fatalf("revoke twice: %v", err)
+		}
+		if got, _ := s.Session(ctx, "s3"); got.RevokedAt.IsZero() {
+			t.Fatalf("s3 not revoked")
+		}
+		ids, err := s.RevokeUserSessions(ctx, "alice", t0)
+		if err != nil {
+			t.Fatalf("revoke user sessions: %v", err)
+		}
+		active := map[string]bool{}
+		for _, id := range ids {
+			active[id] = true
+		}
+		// s2 has expired but was never revoked, so it may be listed; s1 and
+		// s3 were revoked already.
+		if !active["s4"] || !active["s5"] || active["s1"] || active["s3"] {
+			t.Fatalf("revoke user sessions: got %v, want s4 and s5 but not s1 or s3", ids)
+		}
+		for _, id := range []string{"s4", "s5"} {
+			if got, _ := s.Session(ctx, id); got.RevokedAt.IsZero() {
+				t.Fatalf("%s not revoked", id)
+			}
+		}
+	})
+}
