@@ -1,0 +1,201 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/auth"
+)
+
+// Config is parleyd's configuration. Every field has a default, can be set
+// by an environment variable and by a flag; flags win.
+type Config struct {
+	HTTPAddr     string
+	ChatAddr     string
+	PresenceAddr string
+	AdminAddr    string
+	DataDir      string
+	PingInterval time.Duration
+	JWTSecret    string
+	BcryptCost   int
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	LogLevel     string
+	LogFormat    string
+	SQLiteSync   string
+	MaxQueue     int
+	NodeID       int64
+	PostgresURL  string
+	RedisURL     string
+	ShutdownWait time.Duration
+}
+
+// option describes one setting for flags, the environment and -h.
+type option struct {
+	flag, env, usage string
+	value            flag.Value
+}
+
+func (c *Config) options() []option {
+	return []option{
+		{"http-addr", "PARLEY_HTTP_ADDR", "HTTP listener: API, web client, /ws/chat and /ws/presence (empty: off)", (*stringValue)(&c.HTTPAddr)},
+		{"chat-addr", "PARLEY_CHAT_ADDR", "dedicated chat WebSocket listener (empty: off)", (*stringValue)(&c.ChatAddr)},
+		{"presence-addr", "PARLEY_PRESENCE_ADDR", "dedicated presence WebSocket listener (empty: off)", (*stringValue)(&c.PresenceAddr)},
+		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener with pprof (empty: off)", (*stringValue)(&c.AdminAddr)},
+		{"data-dir", "PARLEY_DATA_DIR", "directory of the embedded database and the generated JWT secret", (*stringValue)(&c.DataDir)},
+		{"ping-interval", "PARLEY_PING_INTERVAL", "how often every connection is pinged (Go duration)", (*durationValue)(&c.PingInterval)},
+		{"jwt-secret", "PARLEY_JWT_SECRET", "secret that signs access tokens, at least 32 bytes (default: generated once and kept in the data directory)", (*stringValue)(&c.JWTSecret)},
+		{"bcrypt-cost", "PARLEY_BCRYPT_COST", "bcrypt cost of password hashes (4-31)", (*intValue)(&c.BcryptCost)},
+		{"access-ttl", "PARLEY_ACCESS_TTL", "life of an access token", (*durationValue)(&c.AccessTTL)},
+		{"refresh-ttl", "PARLEY_REFRESH_TTL", "life of a session without a refresh", (*durationValue)(&c.RefreshTTL)},
+		{"log-level", "PARLEY_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
+		{"log-format", "PARLEY_LOG_FORMAT", "json or text", (*stringValue)(&c.LogFormat)},
+		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
+		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
+		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique)", (*int64Value)(&c.NodeID)},
+		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},
+		{"redis-url", "PARLEY_REDIS_URL", "Redis URL; when set, presence and fan-out span every node", (*stringValue)(&c.RedisURL)},
+		{"shutdown-wait", "PARLEY_SHUTDOWN_WAIT", "how long a graceful shutdown may take", (*durationValue)(&c.ShutdownWait)},
+	}
+}
+
+func defaultConfig() Config {
+	return Config{
+		HTTPAddr:     ":3000",
+		ChatAddr:     ":4000",
+		PresenceAddr: ":4001",
+		DataDir:      "./data",
+		PingInterval: 30 * time.Second,
+		BcryptCost:   10,
+		AccessTTL:    15 * time.Minute,
+		RefreshTTL:   30 * 24 * time.Hour,
+		LogLevel:     "info",
+		LogFormat:    "json",
+		SQLiteSync:   "FULL",
+		MaxQueue:     1 << 20,
+		ShutdownWait: 10 * time.Second,
+	}
+}
+
+// parseConfig reads the environment (through lookup, os.LookupEnv in
+// main), then the flags. An empty variable keeps the default, except for
+// the listener addresses, where empty turns the listener off.
+func parseConfig(name string, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := cfg.options()
+	for _, o := range opts {
+		if v, ok := lookup(o.env); ok && (v != "" || strings.HasSuffix(o.env, "_ADDR")) {
+			if err := o.value.Set(v); err != nil {
+				return cfg, fmt.Errorf("%s: %w", o.env, err)
+			}
+		}
+		fs.Var(o.value, o.flag, o.usage+" ($"+o.env+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n       %s migrate | seed | users | stats  (see %s COMMAND -h)\n\nFlags (each also read from the environment variable shown; flags win):\n", name, name, name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *Config) validate() error {
+	if c.PingInterval < 10*time.Millisecond {
+		return fmt.Errorf("ping interval %v is too short", c.PingInterval)
+	}
+	if c.NodeID < 0 || c.NodeID > 1023 {
+		return fmt.Errorf("node id must be 0 to 1023")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretBytes {
+		return fmt.Errorf("the JWT secret must be at least %d bytes; refusing to start", auth.MinSecretBytes)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("log format must be json or text")
+	}
+	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {
+		return fmt.Errorf("every listener is off")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("log level must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+// secret returns the configured JWT secret, or the one kept in the data
+// directory, generating it on first start.
+func (c *Config) secret() ([]byte, error) {
+	if c.JWTSecret != "" {
+		return []byte(c.JWTSecret), nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < auth.MinSecretBytes {
+			return nil, fmt.Errorf("%s holds a secret shorter than %d bytes", path, auth.MinSecretBytes)
+		}
+		return []byte(s), nil
+	}
+	if !os.IsNotExist(err) {
+		return nil, err
+	}
+	s := fmt.Sprintf("%x", auth.NewSecret())
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keeping the JWT secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	*v = intValue(n)
+	return err
+}
+
+type int64Value int64
+
+func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	*v = int64Value(n)
+	return err
+}
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	*v = durationValue(d)
+	return err
+}

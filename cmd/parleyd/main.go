@@ -1,0 +1,75 @@
+// Command parleyd is the Parley chat server.
+//
+//	parleyd                 serve, on the embedded store in ./data by default
+//	parleyd -h              every setting, with its environment variable
+//	parleyd migrate         apply database migrations and exit
+//
+// It is the only place that reads flags and the environment; it wires the
+// store, hub, transport and HTTP handlers together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "parleyd:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: it returns when ctx ends (after a
+// graceful shutdown) or when a command finishes.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		return runCommand(ctx, args[0], args[1:], lookup, stdout, stderr)
+	}
+	cfg, err := parseConfig("parleyd", args, lookup, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg, stderr)
+	if err := m.Open(ctx); err != nil {
+		m.Close(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	return m.Close(sctx)
+}
+
+// runCommand runs a subcommand.
+func runCommand(ctx context.Context, name string, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	switch name {
+	case "migrate":
+		cfg, err := parseConfig("parleyd migrate", args, lookup, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		store, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied")
+		return store.Close()
+	default:
+		return fmt.Errorf("unknown command %q (want migrate)", name)
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+	parleyhttp "github.com/parley-chat/parley/http"
+	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley/sqlite"
+	"github.com/parley-chat/parley/ws"
+)
+
+// Main is a running parleyd: its store, hub and listeners.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	store   parley.Store
+	hub     *hub.Hub
+	ws      *ws.Server
+	servers []*http.Server
+	addrs   map[string]string
+	closed  sync.Once
+}
+
+// NewMain returns a Main that logs to w.
+func NewMain(cfg Config, w io.Writer) *Main {
+	level, _ := parseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
+}
+
+// openStore opens the configured store, applying its migrations.
+func openStore(ctx context.Context, cfg Config) (parley.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "parley.db"), Synchronous: cfg.SQLiteSync})
+}
+
+// Open starts the server: store, hub, transport and listeners.
+func (m *Main) Open(ctx context.Context) error {
+	cfg := m.Config
+	var err error
+	if m.store, err = openStore(ctx, cfg); err != nil {
+		return err
+	}
+	secret, err := cfg.secret()
+	if err != nil {
+		return err
+	}
+	authn, err := auth.New(auth.Config{Secret: secret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, BcryptCost: cfg.BcryptCost}, m.store)
+	if err != nil {
+		return err
+	}
+	m.hub, err = hub.New(hub.Config{
+		Store:        m.store,
+		NodeID:       cfg.NodeID,
+		PingInterval: cfg.PingInterval,
+		Logger:       m.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	m.hub.Run()
+	if m.ws, err = ws.New(ws.Config{MaxQueueBytes: cfg.MaxQueue, Logger: m.Logger}); err != nil {
+		return err
+	}
+	api := &parleyhttp.Server{
+		Auth:   authn,
+		Hub:    m.hub,
+		WS:     m.ws,
+		Logger: m.Logger,
+		Checks: []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}},
+	}
+	listeners := []struct {
+		name, addr string
+		handler    http.Handler
+	}{
+		{"http", cfg.HTTPAddr, api.Handler()},
+		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
+		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
+	}
+	for _, l := range listeners {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("%s listener: %w", l.name, err)
+		}
+		srv := &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		}
+		m.servers = append(m.servers, srv)
+		m.addrs[l.name] = ln.Addr().String()
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.Logger.Error("listener failed", "listener", l.name, "err", err)
+			}
+		}()
+		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
+	}
+	m.Logger.Info("parleyd started", "version", parley.Version, "store", "sqlite", "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	return nil
+}
+
+// Addr returns the address a listener ("http", "chat", "presence") is
+// bound to, or "" if it is off.
+func (m *Main) Addr(name string) string { return m.addrs[name] }
+
+// Close shuts down gracefully: readiness turns off and listeners stop
+// accepting, sockets are closed with 1001, the frames in flight are handled
+// and stored, then the store is closed.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	var mu sync.Mutex
+	m.closed.Do(func() {
+		m.Logger.Info("shutting down")
+		var wg sync.WaitGroup
+		for _, srv := range m.servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := srv.Shutdown(ctx); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		if m.hub != nil {
+			if err := m.hub.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("hub: %w", err))
+			}
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if m.ws != nil {
+			if err := m.ws.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("websockets: %w", err))
+			}
+		}
+		if m.store != nil {
+			if err := m.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("store: %w", err))
+			}
+		}
+		m.Logger.Info("stopped")
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,134 @@
+// Package http is Parley's HTTP surface: the auth API, health and
+// readiness, the authenticated WebSocket upgrades (handed to package ws and
+// the hub), and the web client and metrics handlers it is given. It maps
+// domain error codes to HTTP statuses.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley/ws"
+)
+
+// Check is one dependency that /health and /ready test.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Server holds what the handlers need. Fields are set by cmd/parleyd.
+type Server struct {
+	Auth *auth.Service
+	Hub  *hub.Hub
+	WS   *ws.Server
+	// Checks are run by /health and /ready.
+	Checks []Check
+	// Web serves the browser client at /; Metrics serves /metrics. Either
+	// may be nil.
+	Web     http.Handler
+	Metrics http.Handler
+	Logger  *slog.Logger
+	// Observe, when set, is told of each finished request.
+	Observe func(route string, status int, took time.Duration)
+	// Security, when set, wraps every handler (CORS, headers, limits).
+	Security func(route string, h http.Handler) http.Handler
+}
+
+// Handler serves the HTTP listener: API, health, both WebSocket endpoints
+// and the web client.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.route(mux, "GET /health", s.health)
+	s.route(mux, "GET /ready", s.ready)
+	for _, prefix := range []string{"/auth", "/api/auth"} {
+		s.route(mux, "POST "+prefix+"/register", s.register)
+		s.route(mux, "POST "+prefix+"/login", s.login)
+		s.route(mux, "POST "+prefix+"/refresh", s.refresh)
+		s.route(mux, "POST "+prefix+"/logout", s.logout)
+	}
+	s.route(mux, "GET /ws/chat", s.upgrade(hub.Chat))
+	s.route(mux, "GET /ws/presence", s.upgrade(hub.Presence))
+	if s.Metrics != nil {
+		s.route(mux, "GET /metrics", s.Metrics.ServeHTTP)
+	}
+	if s.Web != nil {
+		s.route(mux, "GET /", s.Web.ServeHTTP)
+	} else {
+		s.route(mux, "/", s.notFound)
+	}
+	return mux
+}
+
+// EndpointHandler serves a dedicated WebSocket port: every path upgrades to
+// the endpoint of the given kind.
+func (s *Server) EndpointHandler(kind hub.Kind) http.Handler {
+	mux := http.NewServeMux()
+	s.route(mux, "GET /", s.upgrade(kind))
+	return mux
+}
+
+// route registers a handler wrapped in logging and the security layer.
+func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	name := pattern
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		name = path
+	}
+	var handler http.Handler = h
+	if s.Security != nil {
+		handler = s.Security(name, handler)
+	}
+	mux.Handle(pattern, s.logged(name, handler))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, s.Logger, parley.Errorf(parley.ENOTFOUND, "no such endpoint"))
+}
+
+// health answers GET /health: liveness, with the state of each dependency.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	status, body := s.check(r.Context())
+	writeJSON(w, status, body)
+}
+
+// ready answers GET /ready: ready to take traffic, which it is not once
+// shutdown has begun.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	status, body := s.check(r.Context())
+	if s.Hub != nil && s.Hub.Closing() {
+		status = http.StatusServiceUnavailable
+		body["status"] = "unavailable"
+		body["shuttingDown"] = true
+	}
+	writeJSON(w, status, body)
+}
+
+func (s *Server) check(ctx context.Context) (int, map[string]any) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status, word := http.StatusOK, "ok"
+	for _, c := range s.Checks {
+		if err := c.Fn(ctx); err != nil {
+			s.Logger.Warn("health check failed", "check", c.Name, "err", err)
+			checks[c.Name] = "unavailable"
+			status, word = http.StatusServiceUnavailable, "unavailable"
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	body := map[string]any{"status": word, "version": parley.Version, "checks": checks}
+	if s.Hub != nil {
+		st := s.Hub.Stats()
+		body["node"] = s.Hub.NodeName()
+		body["connections"] = st.Connections
+		body["users"] = st.Users
+	}
+	return status, body
+}

@@ -1,0 +1,271 @@
+package hub
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/protocol"
+)
+
+// Kind is the endpoint a connection came in on.
+type Kind string
+
+// Connection kinds.
+const (
+	Chat     Kind = "chat"
+	Presence Kind = "presence"
+)
+
+// Identity is who a connection belongs to, taken from its access token.
+type Identity struct {
+	Username  string
+	SessionID string
+}
+
+// Conn is one authenticated WebSocket.
+type Conn struct {
+	hub     *Hub
+	sock    Socket
+	id      string
+	user    string
+	session string
+	kind    Kind
+	opened  time.Time
+
+	// alive is set by a pong and cleared by each ping round.
+	alive atomic.Bool
+
+	mu       sync.Mutex // guards the fields below
+	inbox    [][]byte   // frames waiting to be processed
+	running  bool       // a goroutine is processing inbox
+	syncing  bool       // deliveries are held in held
+	held     []delivery // deliveries that arrived while syncing
+	closed   bool
+	closeWhy string
+}
+
+// ID identifies the connection within its node.
+func (c *Conn) ID() string { return c.id }
+
+// Username is the authenticated user.
+func (c *Conn) Username() string { return c.user }
+
+// Attach registers a new authenticated socket and starts its session: a
+// chat connection gets INIT_DATA and its offline messages, a presence
+// connection its contacts' statuses. The transport must call Detach when
+// the socket closes, whatever happens.
+func (h *Hub) Attach(sock Socket, who Identity, kind Kind) *Conn {
+	c := &Conn{
+		hub:     h,
+		sock:    sock,
+		id:      h.nodeName + "/" + strconv.FormatUint(h.nextID.Add(1), 10),
+		user:    who.Username,
+		session: who.SessionID,
+		kind:    kind,
+		opened:  h.now(),
+		syncing: true,
+		running: true, // the start job below runs first
+	}
+	c.alive.Store(true)
+	h.conns.Add(1)
+	if h.closing.Load() {
+		c.closed = true
+		sock.Close(protocol.CloseGoingAway, "server shutting down")
+		h.conns.Done()
+		return c
+	}
+	h.metrics.ConnOpened(kind)
+	h.log.Info("connection opened", "conn", c.id, "user", c.user, "kind", kind, "remote", sock.RemoteAddr())
+	h.register(c, func(first bool) {
+		ctx := h.ctx
+		if first && h.bus != nil {
+			if err := h.bus.Subscribe(ctx, c.user); err != nil {
+				h.log.Error("bus subscribe failed", "user", c.user, "err", err)
+			}
+		}
+		h.connected(ctx, c.user)
+		go func() {
+			c.start()
+			c.process()
+		}()
+	})
+	return c
+}
+
+// start sends the opening frames, once the user is subscribed and counted
+// online.
+func (c *Conn) start() {
+	h := c.hub
+	ctx := h.ctx
+	var err error
+	if c.kind == Chat {
+		err = c.sendInitData(ctx)
+	} else {
+		err = c.sendContactsPresence(ctx)
+	}
+	if err != nil {
+		h.log.Error("connection start failed", "conn", c.id, "user", c.user, "err", err)
+		c.Close(1011, "internal error")
+		return
+	}
+	c.endSync(nil)
+}
+
+// Receive queues a text frame from the client. It never blocks; a client
+// that keeps more than MaxInbound frames waiting is disconnected.
+func (c *Conn) Receive(frame []byte) {
+	data := append([]byte(nil), frame...)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.inbox) >= c.hub.cfg.MaxInbound {
+		c.mu.Unlock()
+		c.hub.log.Warn("inbound queue full", "conn", c.id, "user", c.user)
+		c.Close(protocol.ClosePolicy, "too many frames waiting")
+		return
+	}
+	c.inbox = append(c.inbox, data)
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if start {
+		go c.process()
+	}
+}
+
+// Pong records that the client answered a ping.
+func (c *Conn) Pong() { c.alive.Store(true) }
+
+// process handles queued frames until none are left, then exits.
+func (c *Conn) process() {
+	for {
+		c.mu.Lock()
+		frames := c.inbox
+		c.inbox = nil
+		if len(frames) == 0 || c.closed {
+			c.inbox = nil
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.handle(frames)
+	}
+}
+
+// write sends a frame to the client; a client too slow to take it is
+// disconnected with 1013.
+func (c *Conn) write(frame []byte) {
+	if err := c.sock.WriteText(frame); err != nil {
+		if err == ErrSlow {
+			c.hub.metrics.SlowClient()
+			c.hub.log.Warn("slow client disconnected", "conn", c.id, "user", c.user)
+			c.Close(protocol.CloseTryAgain, "too slow to keep up; reconnect")
+			return
+		}
+		c.Close(1006, "write failed")
+	}
+}
+
+// reply sends the reply to a client frame.
+func (c *Conn) reply(frame []byte) { c.write(frame) }
+
+// replyError sends ERROR for err, echoing id. Internal errors are logged
+// with their cause, which the client never sees.
+func (c *Conn) replyError(id string, err error) {
+	if parley.ErrorCode(err) == parley.EINTERNAL {
+		c.hub.log.Error("request failed", "conn", c.id, "user", c.user, "err", err)
+	}
+	c.write(protocol.Error(id, err))
+}
+
+// deliver sends an event frame, holding it while the connection syncs.
+func (c *Conn) deliver(d delivery) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.syncing {
+		c.held = append(c.held, d)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.write(d.frame)
+}
+
+// endSync sends the deliveries held while syncing, except messages that the
+// offline pass covered (seq at or below sent[conv]), and switches to live
+// delivery.
+func (c *Conn) endSync(sent map[string]int64) {
+	for {
+		c.mu.Lock()
+		held := c.held
+		c.held = nil
+		if len(held) == 0 {
+			c.syncing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, d := range held {
+			if d.seq > 0 && d.seq <= sent[d.conv] {
+				continue
+			}
+			c.write(d.frame)
+		}
+	}
+}
+
+// Close closes the connection with a close code; the transport then calls
+// Detach. Closing twice is harmless.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeWhy = reason
+	c.held = nil
+	c.inbox = nil
+	c.mu.Unlock()
+	c.sock.Close(code, reason)
+}
+
+// Detach unregisters a closed socket's connection. The transport calls it
+// exactly once per Attach.
+func (h *Hub) Detach(c *Conn, err error) {
+	c.mu.Lock()
+	c.closed = true
+	why := c.closeWhy
+	c.held = nil
+	c.inbox = nil
+	c.mu.Unlock()
+	h.metrics.ConnClosed(c.kind)
+	attrs := []any{"conn", c.id, "user", c.user, "kind", c.kind, "duration", h.now().Sub(c.opened).Round(time.Millisecond)}
+	if why != "" {
+		attrs = append(attrs, "reason", why)
+	} else if err != nil {
+		attrs = append(attrs, "reason", err.Error())
+	}
+	h.log.Info("connection closed", attrs...)
+	h.unregister(c, func(last bool) {
+		defer h.conns.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if last && h.bus != nil {
+			if err := h.bus.Unsubscribe(ctx, c.user); err != nil {
+				h.log.Error("bus unsubscribe failed", "user", c.user, "err", err)
+			}
+		}
+		h.disconnected(ctx, c.user)
+	})
+}

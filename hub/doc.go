@@ -1,0 +1,27 @@
+// Package hub is Parley's connection hub: it owns the live WebSocket
+// connections of one node, turns client frames into store operations, and
+// fans committed messages and events out to connections.
+//
+// Vocabulary:
+//   - A Conn is one authenticated WebSocket, of kind Chat or Presence. The
+//     transport (package ws) owns the socket and calls Conn.Receive for each
+//     text frame, Conn.Pong for each pong and Hub.Detach when it closes.
+//   - The committer collects the sends and ACKs of all connections and
+//     stores them in batches, one transaction per batch (group commit).
+//   - Fan-out workers deliver committed messages to recipients' connections;
+//     each recipient is always served by the same worker, so a connection
+//     sees one conversation's messages in seq order.
+//   - While a chat connection is syncing (sending INIT_DATA and offline
+//     messages), deliveries to it are held and then sent, without the
+//     duplicates that the offline pass already sent.
+//
+// Concurrency contract:
+//   - A Conn processes its frames one at a time, in order, on a goroutine
+//     that exists only while frames are waiting; an idle connection has no
+//     goroutine. Replies go out in frame order.
+//   - Socket writes never block: a connection whose outbound queue passes
+//     its byte bound is closed with 1013 (its messages stay stored and come
+//     back as offline messages), so a slow client never slows anyone else.
+//   - Lock order: registry shard lock, then Conn.mu. No lock is held while
+//     calling the store, the presence service or the bus.
+package hub

@@ -1,0 +1,379 @@
+package hub
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/protocol"
+)
+
+// pending is a send or ACK waiting to be committed with its neighbours.
+type pending struct {
+	id     string
+	append *parley.Append // nil for an ACK
+}
+
+// handle processes a run of frames in order. Consecutive sends and ACKs
+// are committed together; any other frame first waits for them, so that
+// replies leave in frame order.
+func (c *Conn) handle(frames [][]byte) {
+	ctx := c.hub.ctx
+	var run []pending
+	var cm commit
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		cm.origin = c
+		c.hub.submit(&cm)
+		for _, p := range run {
+			switch {
+			case cm.err != nil:
+				c.replyError(p.id, cm.err)
+			case p.append == nil:
+				// A stored ACK gets no reply.
+			case p.append.Err != nil:
+				c.replyError(p.id, p.append.Err)
+			default:
+				c.reply(successFrame(p.id, &p.append.Message))
+			}
+		}
+		run, cm = nil, commit{}
+	}
+	for _, raw := range frames {
+		f, err := protocol.Decode(raw)
+		if err != nil {
+			flush()
+			id := ""
+			if f != nil {
+				id = f.ID
+			}
+			c.replyError(id, err)
+			continue
+		}
+		if c.kind == Presence && f.Type != protocol.TypePing && f.Type != protocol.TypeDisconnect {
+			flush()
+			c.replyError(f.ID, parley.Errorf(parley.EINVALID, "a presence connection accepts only PING and DISCONNECT"))
+			continue
+		}
+		switch f.Type {
+		case protocol.TypeOneToOne, protocol.TypeGroup:
+			a, err := c.prepareSend(f)
+			if err != nil {
+				flush()
+				c.replyError(f.ID, err)
+				continue
+			}
+			run = append(run, pending{id: f.ID, append: a})
+			cm.appends = append(cm.appends, a)
+		case protocol.TypeAck:
+			cur, err := c.prepareAck(ctx, f)
+			if err != nil {
+				flush()
+				c.replyError(f.ID, err)
+				continue
+			}
+			run = append(run, pending{id: f.ID})
+			cm.acks = append(cm.acks, cur)
+		default:
+			flush()
+			if stop := c.handleRequest(ctx, f); stop {
+				return
+			}
+		}
+	}
+	flush()
+}
+
+func successFrame(id string, m *parley.Message) []byte {
+	s := protocol.Success{Type: protocol.TypeSuccess, ID: id, MessageID: m.ID, Seq: m.Seq, Timestamp: parley.FormatTime(m.Time)}
+	if m.IsGroup() {
+		s.GroupID = m.Conv
+	} else {
+		s.ChatID = m.Conv
+	}
+	return protocol.Encode(s)
+}
+
+// prepareSend validates a send as far as can be done without the store.
+// With an id, a validation failure travels with the Append, because a
+// repeated id is answered with the original SUCCESS before any validation;
+// without one it is returned at once.
+func (c *Conn) prepareSend(f *protocol.Frame) (*parley.Append, error) {
+	if l := c.hub.cfg.Limiter; l != nil && !l.Allow(c.user) {
+		return nil, parley.Errorf(parley.ERATELIMITED, "too many messages; slow down")
+	}
+	a := &parley.Append{
+		ClientID: f.ID,
+		From:     c.user,
+		Content:  f.Content,
+		ID:       c.hub.newMessageID(),
+		Time:     c.hub.now(),
+	}
+	invalid := f.Invalid
+	if invalid == nil {
+		if f.Type == protocol.TypeOneToOne {
+			a.To = f.To
+			invalid = c.checkDirect(f)
+			if invalid == nil {
+				a.Conv = parley.ChatID(c.user, f.To)
+			}
+		} else {
+			a.Conv = f.GroupID
+			invalid = checkGroupID(f.GroupID)
+		}
+	}
+	if invalid == nil {
+		invalid = parley.ValidateContent(f.Content)
+	}
+	if invalid != nil && f.ID == "" {
+		return nil, invalid
+	}
+	a.Invalid = invalid
+	return a, nil
+}
+
+// checkDirect validates the addressing of a ONE_TO_ONE_CHAT.
+func (c *Conn) checkDirect(f *protocol.Frame) error {
+	if f.To == "" {
+		return parley.Errorf(parley.EINVALID, "to is required")
+	}
+	if err := parley.ValidateUsername(f.To); err != nil {
+		return parley.Errorf(parley.EINVALID, "to is not a valid username")
+	}
+	if f.To == c.user {
+		return parley.Errorf(parley.EINVALID, "you cannot send a message to yourself")
+	}
+	if f.From != nil && *f.From != c.user {
+		return parley.Errorf(parley.EFORBIDDEN, "from must be your own username")
+	}
+	if f.ChatID != "" && f.ChatID != parley.ChatID(c.user, f.To) {
+		return parley.Errorf(parley.EFORBIDDEN, "chatId does not match the two participants")
+	}
+	return nil
+}
+
+func checkGroupID(id string) error {
+	if id == "" {
+		return parley.Errorf(parley.EINVALID, "groupId is required")
+	}
+	if !parley.IsGroupID(id) || len(id) > 64 {
+		return parley.Errorf(parley.EINVALID, "groupId is not a valid group id")
+	}
+	return nil
+}
+
+// prepareAck validates an ACK and returns the cursor it sets.
+func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor, error) {
+	if f.Seq == nil || *f.Seq < 0 {
+		return parley.Cursor{}, parley.Errorf(parley.EINVALID, "seq must be an integer of at least 0")
+	}
+	conv, err := c.conversation(ctx, f, false)
+	if err != nil {
+		return parley.Cursor{}, err
+	}
+	return parley.Cursor{Username: c.user, Conv: conv, Seq: *f.Seq}, nil
+}
+
+// conversation resolves the chatId or groupId (or, when allowTo is set,
+// the to) of a frame to a conversation the user takes part in.
+func (c *Conn) conversation(ctx context.Context, f *protocol.Frame, allowTo bool) (string, error) {
+	to := ""
+	if allowTo {
+		to = f.To
+	}
+	switch {
+	case f.GroupID != "" && (f.ChatID != "" || to != ""):
+		return "", parley.Errorf(parley.EINVALID, "give a chat or a group, not both")
+	case f.GroupID != "":
+		if err := checkGroupID(f.GroupID); err != nil {
+			return "", err
+		}
+		if err := c.checkMember(ctx, f.GroupID); err != nil {
+			return "", err
+		}
+		return f.GroupID, nil
+	case to != "":
+		if err := parley.ValidateUsername(to); err != nil {
+			return "", parley.Errorf(parley.EINVALID, "to is not a valid username")
+		}
+		if to == c.user {
+			return "", parley.Errorf(parley.EINVALID, "there is no conversation with yourself")
+		}
+		id := parley.ChatID(c.user, to)
+		if f.ChatID != "" && f.ChatID != id {
+			return "", parley.Errorf(parley.EFORBIDDEN, "chatId does not match the two participants")
+		}
+		return id, nil
+	case f.ChatID != "":
+		a, b, ok := parley.ChatPeers(f.ChatID)
+		if !ok {
+			return "", parley.Errorf(parley.EINVALID, "chatId is not a valid chat id")
+		}
+		if a != c.user && b != c.user {
+			return "", parley.Errorf(parley.EFORBIDDEN, "you are not a participant of this chat")
+		}
+		return f.ChatID, nil
+	case allowTo:
+		return "", parley.Errorf(parley.EINVALID, "to or chatId is required")
+	default:
+		return "", parley.Errorf(parley.EINVALID, "chatId or groupId is required")
+	}
+}
+
+// checkMember returns nil if the user is a member of the group, EFORBIDDEN
+// if not, ENOTFOUND if there is no such group.
+func (c *Conn) checkMember(ctx context.Context, groupID string) error {
+	ok, err := c.hub.store.IsMember(ctx, groupID, c.user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return parley.Errorf(parley.EFORBIDDEN, "you are not a member of group %q", groupID)
+	}
+	return nil
+}
+
+// handleRequest answers a frame that is neither a send nor an ACK. It
+// reports true when the connection is done.
+func (c *Conn) handleRequest(ctx context.Context, f *protocol.Frame) bool {
+	var err error
+	switch f.Type {
+	case protocol.TypePing:
+		c.reply(protocol.Encode(protocol.Pong{Type: protocol.TypePong, ID: f.ID}))
+	case protocol.TypeDisconnect:
+		c.Close(protocol.CloseNormal, "bye")
+		return true
+	case protocol.TypeOneToOneHistory, protocol.TypeGroupHistory:
+		err = c.history(ctx, f)
+	case protocol.TypeTyping:
+		err = c.typing(ctx, f)
+	case protocol.TypeCreateGroup:
+		err = c.createGroup(ctx, f)
+	case protocol.TypeJoinGroup:
+		err = c.joinGroup(ctx, f)
+	case protocol.TypeAddMember:
+		err = c.addMember(ctx, f)
+	case protocol.TypeRemoveMember:
+		err = c.removeMember(ctx, f, f.Username)
+	case protocol.TypeLeaveGroup:
+		err = c.removeMember(ctx, f, c.user)
+	case protocol.TypeGroupMembers:
+		err = c.groupMembers(ctx, f)
+	default:
+		err = parley.Errorf(parley.EINVALID, "unknown frame type")
+	}
+	if err != nil {
+		c.replyError(f.ID, err)
+	}
+	return false
+}
+
+// history answers GET_ONE_TO_ONE_HISTORY and GET_GROUP_CHAT_HISTORY.
+func (c *Conn) history(ctx context.Context, f *protocol.Frame) error {
+	page, err := pageOf(f)
+	if err != nil {
+		return err
+	}
+	h := protocol.History{Type: protocol.TypeChatHistory, ID: f.ID}
+	var conv string
+	if f.Type == protocol.TypeGroupHistory {
+		if err := checkGroupID(f.GroupID); err != nil {
+			return err
+		}
+		if err := c.checkMember(ctx, f.GroupID); err != nil {
+			return err
+		}
+		conv, h.Type, h.GroupID = f.GroupID, protocol.TypeGroupChatHist, f.GroupID
+	} else {
+		if f.GroupID != "" {
+			return parley.Errorf(parley.EINVALID, "use GET_GROUP_CHAT_HISTORY for groups")
+		}
+		if conv, err = c.conversation(ctx, f, true); err != nil {
+			return err
+		}
+		h.ChatID = conv
+	}
+	msgs, more, err := c.hub.store.History(ctx, conv, page)
+	if err != nil {
+		return err
+	}
+	h.Messages = make([]protocol.Message, len(msgs))
+	for i := range msgs {
+		h.Messages[i] = protocol.FromMessage(&msgs[i])
+	}
+	h.HasMore = more
+	c.reply(protocol.Encode(h))
+	return nil
+}
+
+// pageOf reads before, after and limit.
+func pageOf(f *protocol.Frame) (parley.Page, error) {
+	p := parley.Page{Limit: parley.DefaultPageSize}
+	if f.Limit != nil {
+		switch {
+		case *f.Limit < 1:
+			return p, parley.Errorf(parley.EINVALID, "limit must be at least 1")
+		case *f.Limit > parley.MaxPageSize:
+			p.Limit = parley.MaxPageSize
+		default:
+			p.Limit = *f.Limit
+		}
+	}
+	switch {
+	case f.Before != nil && f.After != nil:
+		return p, parley.Errorf(parley.EINVALID, "give before or after, not both")
+	case f.Before != nil:
+		if *f.Before < 1 {
+			return p, parley.Errorf(parley.EINVALID, "before must be at least 1")
+		}
+		p.Before = *f.Before
+	case f.After != nil:
+		if *f.After < 0 {
+			return p, parley.Errorf(parley.EINVALID, "after must be at least 0")
+		}
+		p.Forward, p.After = true, *f.After
+	}
+	return p, nil
+}
+
+// typing forwards TYPING to the other participants; nothing is stored.
+func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
+	t := protocol.Typing{Type: protocol.TypeTyping, From: c.user}
+	var users []string
+	if f.GroupID != "" {
+		if err := checkGroupID(f.GroupID); err != nil {
+			return err
+		}
+		members, err := c.membersOf(ctx, f.GroupID)
+		if err != nil {
+			return err
+		}
+		t.GroupID = f.GroupID
+		for _, m := range members {
+			if m.Username != c.user {
+				users = append(users, m.Username)
+			}
+		}
+	} else {
+		conv, err := c.conversation(ctx, f, true)
+		if err != nil {
+			return err
+		}
+		t.ChatID = conv
+		users = []string{peer(conv, c.user)}
+	}
+	if len(users) > 0 {
+		c.hub.publish(&parley.Event{Users: users, Frame: protocol.Encode(t)})
+	}
+	return nil
+}
+
+// peer returns the other participant of a chat.
+func peer(chatID, me string) string {
+	a, b, _ := parley.ChatPeers(chatID)
+	if a == me {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,302 @@
+package hub
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/snowflake"
+	"github.com/parley-chat/parley"
+)
+
+// Config configures a Hub. Store is required; every other field has a
+// usable zero value.
+type Config struct {
+	Store parley.Store
+	// Presence aggregates online status; nil means this node alone
+	// (LocalPresence).
+	Presence parley.Presence
+	// Bus reaches other nodes; nil means there are none.
+	Bus parley.Bus
+	// NodeID (0-1023) makes message and group IDs unique across nodes.
+	NodeID int64
+	// PingInterval is how often every connection is pinged; a connection
+	// that has not answered the previous ping is dropped. Default 30s.
+	PingInterval time.Duration
+	// MaxBatch bounds how many sends and ACKs one store transaction takes.
+	// Default 512.
+	MaxBatch int
+	// MaxInbound bounds the frames a connection may have waiting to be
+	// processed; past it the connection is closed. Default 1024.
+	MaxInbound int
+	// FanoutWorkers delivers committed messages; default GOMAXPROCS.
+	FanoutWorkers int
+	// Limiter, when set, is asked before each send.
+	Limiter Limiter
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Metrics Metrics
+}
+
+// Limiter rate-limits a user's sends.
+type Limiter interface {
+	// Allow reports whether username may send one more message now.
+	Allow(username string) bool
+}
+
+// Hub holds one node's connections.
+type Hub struct {
+	cfg      Config
+	store    parley.Store
+	presence parley.Presence
+	bus      parley.Bus
+	log      *slog.Logger
+	now      func() time.Time
+	ids      *snowflake.Node
+	nodeName string
+	metrics  Metrics
+
+	shards [64]shard
+	seed   maphash.Seed
+	nextID atomic.Uint64
+
+	commits chan *commit
+	fanout  []chan []delivery
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	conns    sync.WaitGroup
+	runOnce  sync.Once
+	stopOnce sync.Once
+}
+
+// shard is one slice of the registry of connections by username. It also
+// runs, one at a time and in order, the jobs that follow a connection's
+// arrival and departure (bus subscription, presence), so that for any user
+// they happen in the order the connections came and went.
+type shard struct {
+	mu      sync.RWMutex
+	users   map[string][]*Conn
+	jobs    []func()
+	running bool
+}
+
+// New returns a Hub; call Run to start it.
+func New(cfg Config) (*Hub, error) {
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 30 * time.Second
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.MaxInbound <= 0 {
+		cfg.MaxInbound = 1024
+	}
+	if cfg.FanoutWorkers <= 0 {
+		cfg.FanoutWorkers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
+	ids, err := snowflake.NewNode(cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg:      cfg,
+		store:    cfg.Store,
+		presence: cfg.Presence,
+		bus:      cfg.Bus,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		ids:      ids,
+		nodeName: "node-" + strconv.FormatInt(cfg.NodeID, 10),
+		metrics:  cfg.Metrics,
+		seed:     maphash.MakeSeed(),
+		commits:  make(chan *commit, 4096),
+	}
+	if h.presence == nil {
+		h.presence = NewLocalPresence()
+	}
+	for i := range h.shards {
+		h.shards[i].users = make(map[string][]*Conn)
+	}
+	h.fanout = make([]chan []delivery, cfg.FanoutWorkers)
+	for i := range h.fanout {
+		h.fanout[i] = make(chan []delivery, 1024)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// Run starts the committer, the fan-out workers and the pinger. It returns
+// at once; Shutdown stops them.
+func (h *Hub) Run() {
+	h.runOnce.Do(func() {
+		h.wg.Add(2 + len(h.fanout))
+		go h.commitLoop()
+		go h.pingLoop()
+		for _, ch := range h.fanout {
+			go h.fanoutLoop(ch)
+		}
+	})
+}
+
+// Shutdown closes every connection with 1001, waits for the frames in
+// flight to be handled and for pending commits to be stored, then stops.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.closing.Store(true)
+	for _, c := range h.allConns() {
+		c.Close(1001, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.conns.Wait()
+		h.stopOnce.Do(func() {
+			h.cancel()
+			close(h.commits)
+		})
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Closing reports whether Shutdown has begun.
+func (h *Hub) Closing() bool { return h.closing.Load() }
+
+// NodeName identifies this node in events.
+func (h *Hub) NodeName() string { return h.nodeName }
+
+func (h *Hub) shardOf(username string) *shard {
+	return &h.shards[maphash.String(h.seed, username)%uint64(len(h.shards))]
+}
+
+// register adds c to the registry and queues job(first), where first
+// reports whether c is the user's first connection on this node.
+func (h *Hub) register(c *Conn, job func(first bool)) {
+	s := h.shardOf(c.user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := len(s.users[c.user]) == 0
+	s.users[c.user] = append(s.users[c.user], c)
+	h.enqueue(s, func() { job(first) })
+}
+
+// unregister removes c and queues job(last), where last reports whether c
+// was the user's last connection on this node.
+func (h *Hub) unregister(c *Conn, job func(last bool)) {
+	s := h.shardOf(c.user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.users[c.user]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	last := len(list) == 0
+	if last {
+		delete(s.users, c.user)
+	} else {
+		s.users[c.user] = list
+	}
+	h.enqueue(s, func() { job(last) })
+}
+
+// enqueue appends a job to the shard's queue, starting its runner if
+// needed. The caller holds s.mu.
+func (h *Hub) enqueue(s *shard, job func()) {
+	s.jobs = append(s.jobs, job)
+	if !s.running {
+		s.running = true
+		go h.runJobs(s)
+	}
+}
+
+func (h *Hub) runJobs(s *shard) {
+	for {
+		s.mu.Lock()
+		if len(s.jobs) == 0 {
+			s.running = false
+			s.jobs = nil
+			s.mu.Unlock()
+			return
+		}
+		job := s.jobs[0]
+		s.jobs[0] = nil
+		s.jobs = s.jobs[1:]
+		s.mu.Unlock()
+		job()
+	}
+}
+
+// connsOf returns a copy of a user's connections on this node.
+func (h *Hub) connsOf(username string) []*Conn {
+	s := h.shardOf(username)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	list := s.users[username]
+	if len(list) == 0 {
+		return nil
+	}
+	return append([]*Conn(nil), list...)
+}
+
+func (h *Hub) allConns() []*Conn {
+	var all []*Conn
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		for _, list := range s.users {
+			all = append(all, list...)
+		}
+		s.mu.RUnlock()
+	}
+	return all
+}
+
+// Stats are a node's live counts.
+type Stats struct {
+	Users       int
+	Connections map[Kind]int
+}
+
+// Stats counts the node's users and connections.
+func (h *Hub) Stats() Stats {
+	st := Stats{Connections: map[Kind]int{}}
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		st.Users += len(s.users)
+		for _, list := range s.users {
+			for _, c := range list {
+				st.Connections[c.kind]++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return st
+}
+
+func (h *Hub) newMessageID() string { return h.ids.Generate().String() }
+func (h *Hub) newGroupID() string   { return "g" + h.ids.Generate().Base36() }

@@ -1,0 +1,90 @@
+package hub
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/protocol"
+)
+
+// sendInitData opens a chat connection: INIT_DATA, then every message above
+// the user's cursors (the oldest MaxOfflinePerConv per conversation) as an
+// offline message, then INFO offline_delivered. Deliveries that arrive
+// meanwhile are held and sent afterwards, without those the offline pass
+// covered.
+func (c *Conn) sendInitData(ctx context.Context) error {
+	h := c.hub
+	in, err := h.store.Inbox(ctx, c.user)
+	if err != nil {
+		return err
+	}
+	peers := make([]string, len(in.Chats))
+	for i, ch := range in.Chats {
+		peers[i] = ch.With
+	}
+	statuses := h.statuses(ctx, peers)
+	now := h.now()
+	init := protocol.InitData{
+		Type:     protocol.TypeInitData,
+		Username: c.user,
+		Chats:    make([]protocol.ChatInfo, len(in.Chats)),
+		Groups:   make([]protocol.GroupInfo, len(in.Groups)),
+	}
+	for i, ch := range in.Chats {
+		init.Chats[i] = protocol.ChatInfo{
+			ChatID:   ch.ChatID,
+			With:     ch.With,
+			Status:   statuses[i],
+			LastSeen: lastSeen(statuses[i], ch.WithLastSeen, now),
+			LastSeq:  ch.LastSeq,
+			Unread:   ch.Unread,
+		}
+	}
+	for i, g := range in.Groups {
+		init.Groups[i] = protocol.GroupInfo{GroupID: g.GroupID, Name: g.Name, LastSeq: g.LastSeq, Unread: g.Unread}
+	}
+	c.write(protocol.Encode(init))
+
+	// covered[conv] is the highest seq this pass accounts for: everything
+	// up to the conversation's last seq at the time of the inbox, and any
+	// later message the offline query returned.
+	covered := make(map[string]int64, len(in.Chats)+len(in.Groups))
+	count := 0
+	offline := func(conv string, cursor, last int64, unread int64) error {
+		covered[conv] = last
+		if unread == 0 {
+			return nil
+		}
+		msgs, err := h.store.Undelivered(ctx, c.user, conv, cursor, parley.MaxOfflinePerConv)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			typ := protocol.TypeOneToOne
+			if m.IsGroup() {
+				typ = protocol.TypeGroup
+			}
+			c.write(protocol.Encode(protocol.Delivery{Type: typ, Message: protocol.FromMessage(m), Offline: true}))
+			if m.Seq > covered[conv] {
+				covered[conv] = m.Seq
+			}
+		}
+		count += len(msgs)
+		return nil
+	}
+	for _, ch := range in.Chats {
+		if err := offline(ch.ChatID, ch.Cursor, ch.LastSeq, ch.Unread); err != nil {
+			return err
+		}
+	}
+	for _, g := range in.Groups {
+		if err := offline(g.GroupID, g.Cursor, g.LastSeq, g.Unread); err != nil {
+			return err
+		}
+	}
+	h.metrics.OfflineDelivered(count)
+	c.write(protocol.Encode(protocol.Info{Type: protocol.TypeInfo, Msg: "offline messages delivered", Event: "offline_delivered", Count: &count}))
+	c.endSync(covered)
+	return nil
+}

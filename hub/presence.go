@@ -1,0 +1,160 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/protocol"
+)
+
+// LocalPresence is the presence of a single node: a count of each user's
+// live connections.
+type LocalPresence struct {
+	mu    sync.Mutex
+	conns map[string]int
+}
+
+var _ parley.Presence = (*LocalPresence)(nil)
+
+// NewLocalPresence returns an empty LocalPresence.
+func NewLocalPresence() *LocalPresence { return &LocalPresence{conns: make(map[string]int)} }
+
+// Connect counts a new connection.
+func (p *LocalPresence) Connect(_ context.Context, username string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[username]++
+	return p.conns[username] == 1, nil
+}
+
+// Disconnect counts a closed connection.
+func (p *LocalPresence) Disconnect(_ context.Context, username string, _ time.Time) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.conns[username] - 1
+	if n > 0 {
+		p.conns[username] = n
+		return false, nil
+	}
+	delete(p.conns, username)
+	return n == 0, nil
+}
+
+// Online reports which users have a live connection.
+func (p *LocalPresence) Online(_ context.Context, usernames []string) ([]bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]bool, len(usernames))
+	for i, u := range usernames {
+		out[i] = p.conns[u] > 0
+	}
+	return out, nil
+}
+
+// connected runs when a connection of username has opened.
+func (h *Hub) connected(ctx context.Context, username string) {
+	came, err := h.presence.Connect(ctx, username)
+	if err != nil {
+		h.log.Error("presence connect failed", "user", username, "err", err)
+		return
+	}
+	if came {
+		h.PresenceChanged(ctx, username, true, h.now())
+	}
+}
+
+// disconnected runs when a connection of username has closed.
+func (h *Hub) disconnected(ctx context.Context, username string) {
+	at := h.now()
+	went, err := h.presence.Disconnect(ctx, username, at)
+	if err != nil {
+		h.log.Error("presence disconnect failed", "user", username, "err", err)
+		return
+	}
+	if went {
+		h.PresenceChanged(ctx, username, false, at)
+	}
+}
+
+// PresenceChanged records that a user went online or offline at a time
+// and tells their contacts, on every node. The presence service calls it
+// too, when it finds that a dead node's users went offline.
+func (h *Hub) PresenceChanged(ctx context.Context, username string, online bool, at time.Time) {
+	status := protocol.StatusOnline
+	if !online {
+		status = protocol.StatusOffline
+		if err := h.store.SetLastSeen(ctx, username, at); err != nil {
+			h.log.Error("recording last seen failed", "user", username, "err", err)
+		}
+	}
+	contacts, err := h.store.Contacts(ctx, username)
+	if err != nil {
+		h.log.Error("loading contacts failed", "user", username, "err", err)
+		return
+	}
+	if len(contacts) == 0 {
+		return
+	}
+	seen := parley.FormatTime(at)
+	h.publish(&parley.Event{
+		Users: contacts,
+		Frame: protocol.Encode(protocol.PresenceUpdate{Type: protocol.TypePresenceUpdate, Username: username, Status: status, LastSeen: &seen}),
+	})
+}
+
+// statuses returns ONLINE or OFFLINE for each user.
+func (h *Hub) statuses(ctx context.Context, usernames []string) []string {
+	out := make([]string, len(usernames))
+	online, err := h.presence.Online(ctx, usernames)
+	if err != nil {
+		h.log.Error("presence lookup failed", "err", err)
+	}
+	for i := range usernames {
+		out[i] = protocol.StatusOffline
+		if err == nil && online[i] {
+			out[i] = protocol.StatusOnline
+		}
+	}
+	return out
+}
+
+// sendContactsPresence opens a presence connection: one PRESENCE_UPDATE per
+// contact with their current status.
+func (c *Conn) sendContactsPresence(ctx context.Context) error {
+	in, err := c.hub.store.Inbox(ctx, c.user)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(in.Chats))
+	for i, ch := range in.Chats {
+		names[i] = ch.With
+	}
+	statuses := c.hub.statuses(ctx, names)
+	now := c.hub.now()
+	for i, ch := range in.Chats {
+		c.write(protocol.Encode(protocol.PresenceUpdate{
+			Type:     protocol.TypePresenceUpdate,
+			Username: ch.With,
+			Status:   statuses[i],
+			LastSeen: lastSeen(statuses[i], ch.WithLastSeen, now),
+		}))
+	}
+	return nil
+}
+
+// lastSeen is the wire lastSeen: now while online, the stored time
+// otherwise, null if the user never connected.
+func lastSeen(status string, stored, now time.Time) *string {
+	var s string
+	switch {
+	case status == protocol.StatusOnline:
+		s = parley.FormatTime(now)
+	case stored.IsZero():
+		return nil
+	default:
+		s = parley.FormatTime(stored)
+	}
+	return &s
+}

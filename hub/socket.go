@@ -1,0 +1,22 @@
+package hub
+
+import "errors"
+
+// Socket is the hub's view of one WebSocket, implemented by the transport.
+// All methods are safe for concurrent use and never block on the network.
+type Socket interface {
+	// WriteText queues one text frame. It returns ErrSlow when the
+	// connection's outbound queue is over its bound, and another error when
+	// the connection is gone.
+	WriteText(frame []byte) error
+	// Ping queues a WebSocket ping.
+	Ping() error
+	// Close sends a close frame with code and reason (when the queue allows)
+	// and closes the connection.
+	Close(code int, reason string)
+	// RemoteAddr is the peer's address, for logs.
+	RemoteAddr() string
+}
+
+// ErrSlow is returned by Socket.WriteText when a client cannot keep up.
+var ErrSlow = errors.New("hub: client too slow")

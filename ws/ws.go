@@ -1,0 +1,324 @@
+// Package ws is Parley's WebSocket transport. Connections are accepted by a
+// standard net/http server, upgraded, and then moved onto an nbio epoll
+// engine (github.com/lesismal/nbio), so that an idle connection costs a
+// few kilobytes and no goroutine: a fixed set of poller goroutines reads
+// every socket, and writes are non-blocking.
+//
+// Each socket keeps count of the bytes handed to it and the bytes the
+// kernel took (nbio's OnWrittenSize), which bounds its outbound queue: past
+// MaxQueueBytes, WriteText returns hub.ErrSlow and the hub closes it with
+// 1013.
+package ws
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley/protocol"
+)
+
+// Config configures a Server.
+type Config struct {
+	// MaxQueueBytes bounds each connection's unsent outbound bytes
+	// (default 1 MiB).
+	MaxQueueBytes int
+	// Pollers is the number of epoll goroutines (default 2).
+	Pollers int
+	// CheckOrigin, when set, vets the Origin of each upgrade.
+	CheckOrigin func(r *http.Request) bool
+	Logger      *slog.Logger
+}
+
+// Server upgrades HTTP requests to WebSockets and runs them.
+type Server struct {
+	cfg      Config
+	engine   *nbhttp.Engine
+	upgrader *websocket.Upgrader
+	log      *slog.Logger
+	sockets  sync.WaitGroup
+
+	// A client may send frames (or vanish) between the upgrade response
+	// and the moment its connection gets its socket; what happens in that
+	// gap is kept here, under emu, and replayed by Upgrade.
+	emu   sync.Mutex
+	early map[*websocket.Conn]*early
+}
+
+// early is what happened to a connection before it had a socket.
+type early struct {
+	frames [][]byte
+	closed bool
+	err    error
+}
+
+// socketOf returns the socket of c, or, if it has none yet, records the
+// event with record and returns nil.
+func (s *Server) socketOf(c *websocket.Conn, record func(*early)) *socket {
+	if sock, ok := c.Session().(*socket); ok {
+		return sock
+	}
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	if sock, ok := c.Session().(*socket); ok {
+		return sock
+	}
+	e := s.early[c]
+	if e == nil {
+		e = &early{}
+		s.early[c] = e
+	}
+	record(e)
+	return nil
+}
+
+// New starts the epoll engine; Shutdown stops it.
+func New(cfg Config) (*Server, error) {
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 1 << 20
+	}
+	if cfg.Pollers <= 0 {
+		cfg.Pollers = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	engine := nbhttp.NewEngine(nbhttp.Config{
+		Name:                    "parley",
+		NPoller:                 cfg.Pollers,
+		ReleaseWebsocketPayload: true,
+		// Room for a close frame after the queue bound trips.
+		MaxWriteBufferSize: cfg.MaxQueueBytes + 64<<10,
+		// Frames are handled inline on the poller goroutine: Conn.Receive
+		// only copies the frame and queues it.
+		ServerExecutor: func(f func()) { f() },
+		ReadBufferSize: 16 << 10,
+	})
+	engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
+		if wsc, ok := c.Session().(*websocket.Conn); ok {
+			if s, ok := wsc.Session().(*socket); ok {
+				s.written.Add(int64(n))
+			}
+		}
+	})
+	if err := engine.Start(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, engine: engine, log: cfg.Logger, early: make(map[*websocket.Conn]*early)}
+	u := websocket.NewUpgrader()
+	u.Engine = engine
+	u.KeepaliveTime = 0 // liveness is the hub's ping round
+	u.MessageLengthLimit = protocol.MaxFrameBytes
+	u.HandshakeTimeout = 10 * time.Second
+	u.BlockingModAsyncWrite = true
+	if cfg.CheckOrigin != nil {
+		u.CheckOrigin = cfg.CheckOrigin
+	} else {
+		u.CheckOrigin = func(*http.Request) bool { return true }
+	}
+	u.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+		if mt != websocket.TextMessage {
+			data = nil // binary frames are not JSON: ERROR invalid
+		}
+		if sock := s.socketOf(c, func(e *early) { e.frames = append(e.frames, append([]byte(nil), data...)) }); sock != nil {
+			sock.receive(data)
+		}
+	})
+	u.SetPongHandler(func(c *websocket.Conn, _ string) {
+		if sock := s.socketOf(c, func(*early) {}); sock != nil {
+			sock.pong()
+		}
+	})
+	u.OnClose(func(c *websocket.Conn, err error) {
+		if sock := s.socketOf(c, func(e *early) { e.closed, e.err = true, err }); sock != nil {
+			sock.closed(err)
+		}
+	})
+	s.upgrader = u
+	return s, nil
+}
+
+// Attach is how a Server hands an upgraded socket to the hub.
+type Attach func(hub.Socket) *hub.Conn
+
+// Upgrade upgrades the request (which the caller has authenticated) and
+// attaches the socket with attach. On failure the upgrader has already
+// answered the request.
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hub.Conn, error), attach Attach) error {
+	wsc, err := s.upgrader.UpgradeAndTransferConnToPoller(w, r, nil)
+	if err != nil {
+		return err
+	}
+	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s}
+	s.sockets.Add(1)
+	// Until the hub connection exists, frames wait on sock.mu.
+	sock.mu.Lock()
+	s.emu.Lock()
+	wsc.SetSession(sock)
+	e := s.early[wsc]
+	delete(s.early, wsc)
+	s.emu.Unlock()
+	sock.conn = attach(sock)
+	if e != nil {
+		for _, f := range e.frames {
+			sock.conn.Receive(f)
+		}
+	}
+	sock.mu.Unlock()
+	if e != nil && e.closed {
+		sock.closed(e.err)
+	}
+	sock.ready()
+	return nil
+}
+
+// Shutdown stops the engine once every socket is closed, or when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.sockets.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.engine.Stop()
+	return err
+}
+
+// socket implements hub.Socket over an nbio WebSocket connection.
+type socket struct {
+	ws     *websocket.Conn
+	srv    *Server
+	remote string
+	max    int64
+	detach func(*hub.Conn, error)
+
+	handed  atomic.Int64 // bytes given to the connection
+	written atomic.Int64 // bytes the kernel accepted
+
+	mu        sync.Mutex // held while the hub connection is being attached
+	conn      *hub.Conn
+	closeOnce sync.Once
+	gone      atomic.Bool
+	closeErr  error
+	isReady   bool
+}
+
+func (s *socket) receive(frame []byte) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	c.Receive(frame)
+}
+
+func (s *socket) pong() {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	c.Pong()
+}
+
+func (s *socket) ready() {
+	s.mu.Lock()
+	s.isReady = true
+	gone := s.gone.Load()
+	s.mu.Unlock()
+	if gone {
+		s.finish()
+	}
+}
+
+// closed runs when nbio has closed the connection.
+func (s *socket) closed(err error) {
+	s.mu.Lock()
+	s.gone.Store(true)
+	s.closeErr = err
+	ready := s.isReady
+	s.mu.Unlock()
+	if ready {
+		s.finish()
+	}
+}
+
+func (s *socket) finish() {
+	s.closeOnce.Do(func() {
+		if s.conn != nil {
+			s.detach(s.conn, s.closeErr)
+		}
+		s.srv.sockets.Done()
+	})
+}
+
+// frameSize is the size on the wire of an unmasked server frame.
+func frameSize(payload int) int64 {
+	switch {
+	case payload < 126:
+		return int64(payload + 2)
+	case payload <= 65535:
+		return int64(payload + 4)
+	default:
+		return int64(payload + 10)
+	}
+}
+
+func (s *socket) WriteText(frame []byte) error {
+	if s.gone.Load() {
+		return net.ErrClosed
+	}
+	n := frameSize(len(frame))
+	if s.handed.Load()-s.written.Load()+n > s.max {
+		return hub.ErrSlow
+	}
+	s.handed.Add(n)
+	return s.ws.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (s *socket) Ping() error {
+	s.handed.Add(2)
+	return s.ws.WriteMessage(websocket.PingMessage, nil)
+}
+
+// Close sends a close frame (code 0: none) and closes the connection; a
+// close frame stuck behind a full queue is given a second before the
+// connection is cut.
+func (s *socket) Close(code int, reason string) {
+	if s.gone.Load() {
+		return
+	}
+	if code == 0 {
+		s.ws.Close()
+		return
+	}
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	if err := s.ws.WriteClose(code, reason); err != nil {
+		s.ws.Close()
+		return
+	}
+	if s.handed.Load() == s.written.Load() {
+		s.ws.Close()
+		return
+	}
+	time.AfterFunc(time.Second, func() { s.ws.Close() })
+}
+
+func (s *socket) RemoteAddr() string { return s.remote }
+
+var _ hub.Socket = (*socket)(nil)
+
+// ErrClosed is returned by writes to a closed socket.
+var ErrClosed = errors.New("ws: closed")
