@@ -18,6 +18,7 @@ import (
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
 	"github.com/parley-chat/parley/sqlite"
+	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
 )
 
@@ -87,6 +88,7 @@ func (m *Main) Open(ctx context.Context) error {
 		WS:     m.ws,
 		Logger: m.Logger,
 		Checks: []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}},
+		Web:    web.Handler(),
 	}
 	listeners := []struct {
 		name, addr string
