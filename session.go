@@ -31,9 +31,10 @@ type SessionStore interface {
 	Session(ctx context.Context, id string) (*Session, error)
 	// RotateRefresh replaces the refresh token with hash oldHash by newHash
 	// and extends the session to expiresAt. A token that was already rotated
-	// out is taken as stolen: the session is revoked and EUNAUTHORIZED is
-	// returned. An unknown token, or one of a revoked or expired session, is
-	// EUNAUTHORIZED too.
+	// out is taken as stolen: the session is revoked, and it is returned
+	// together with an EUNAUTHORIZED error so that its sockets can be
+	// closed. An unknown token, or one of a revoked or expired session, is
+	// EUNAUTHORIZED with a nil session.
 	RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*Session, error)
 	// RevokeSession ends a session; revoking an ended one is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error

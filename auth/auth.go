@@ -33,7 +33,10 @@ type Config struct {
 	RefreshTTL time.Duration
 	// BcryptCost is the cost of password hashes (default 10).
 	BcryptCost int
-	Now        func() time.Time
+	// OnRevoke, when set, is called when a session ends (logout, or a
+	// stolen refresh token), so that its sockets can be closed.
+	OnRevoke func(username, sessionID string)
+	Now      func() time.Time
 }
 
 // Store is what the service keeps.
@@ -158,6 +161,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 	next := randomID(32)
 	sess, err := s.store.RotateRefresh(ctx, hashToken(refreshToken), hashToken(next), now, now.Add(s.cfg.RefreshTTL))
 	if err != nil {
+		if sess != nil {
+			s.revoked(sess.Username, sess.ID)
+		}
 		return nil, err
 	}
 	u, err := s.store.User(ctx, sess.Username)
@@ -235,7 +241,14 @@ func (s *Service) Logout(ctx context.Context, token string) (Identity, error) {
 	if err := s.store.RevokeSession(ctx, id.SessionID, s.cfg.Now()); err != nil {
 		return Identity{}, err
 	}
+	s.revoked(id.Username, id.SessionID)
 	return id, nil
+}
+
+func (s *Service) revoked(username, sessionID string) {
+	if s.cfg.OnRevoke != nil {
+		s.cfg.OnRevoke(username, sessionID)
+	}
 }
 
 // HashPassword hashes a password at the service's cost (for seed data).

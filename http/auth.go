@@ -75,8 +75,8 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tokenBody(t))
 }
 
-// logout answers POST /auth/logout: the session ends and its sockets, on
-// every node, are closed with 1008.
+// logout answers POST /auth/logout: the session ends and (through the auth
+// service's OnRevoke) its sockets, on every node, are closed with 1008.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	token, ok := bearer(r)
 	if !ok {
@@ -89,9 +89,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setUser(r, id.Username)
-	if s.Hub != nil {
-		s.Hub.EndSession(id.Username, id.SessionID)
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
 }
 

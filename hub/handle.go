@@ -19,13 +19,14 @@ type pending struct {
 func (c *Conn) handle(frames [][]byte) {
 	ctx := c.hub.ctx
 	var run []pending
-	var cm commit
+	cm := &commit{origin: c}
 	flush := func() {
 		if len(run) == 0 {
 			return
 		}
-		cm.origin = c
-		c.hub.submit(&cm)
+		// The committer reads cm after answering (for the fan-out), so
+		// each run gets a commit of its own.
+		c.hub.submit(cm)
 		for _, p := range run {
 			switch {
 			case cm.err != nil:
@@ -38,7 +39,7 @@ func (c *Conn) handle(frames [][]byte) {
 				c.reply(successFrame(p.id, &p.append.Message))
 			}
 		}
-		run, cm = nil, commit{}
+		run, cm = nil, &commit{origin: c}
 	}
 	for _, raw := range frames {
 		f, err := protocol.Decode(raw)

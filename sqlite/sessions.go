@@ -94,8 +94,8 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, e
 		return err
 	})
 	switch {
-	case stolen:
-		return nil, errRefresh
+	case stolen && err == nil:
+		return s, errRefresh
 	case parley.ErrorCode(err) == parley.EUNAUTHORIZED:
 		return nil, err
 	case err != nil:

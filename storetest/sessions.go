@@ -27,12 +27,14 @@ func testSessions(t *testing.T, s parley.Store) {
 		if err != nil || got.ID != "s1" || !got.ExpiresAt.Equal(later) {
 			t.Fatalf("rotate: got %+v, %v", got, err)
 		}
-		if _, err := s.RotateRefresh(ctx, "unknown", "x", t0, later); code(err) != parley.EUNAUTHORIZED {
-			t.Fatalf("unknown token: got %v, want unauthorized", err)
+		if sess, err := s.RotateRefresh(ctx, "unknown", "x", t0, later); code(err) != parley.EUNAUTHORIZED || sess != nil {
+			t.Fatalf("unknown token: got %+v, %v, want nil, unauthorized", sess, err)
 		}
-		// The rotated-out token comes back: theft, the session ends.
-		if _, err := s.RotateRefresh(ctx, "r1", "r3", t0.Add(2*time.Minute), later); code(err) != parley.EUNAUTHORIZED {
-			t.Fatalf("reused token: got %v, want unauthorized", err)
+		// The rotated-out token comes back: theft, the session ends, and the
+		// store names it so that its sockets can be closed.
+		stolen, err := s.RotateRefresh(ctx, "r1", "r3", t0.Add(2*time.Minute), later)
+		if code(err) != parley.EUNAUTHORIZED || stolen == nil || stolen.ID != "s1" || stolen.Username != "alice" {
+			t.Fatalf("reused token: got %+v, %v; want session s1 and unauthorized", stolen, err)
 		}
 		if got, _ := s.Session(ctx, "s1"); got.Active(t0.Add(3 * time.Minute)) {
 			t.Fatalf("session still active after refresh token reuse: %+v", got)

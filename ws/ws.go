@@ -92,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	nbioLog.Store(cfg.Logger)
 	engine := nbhttp.NewEngine(nbhttp.Config{
 		Name:                    "parley",
 		NPoller:                 cfg.Pollers,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -212,5 +211,3 @@ func (c *conn) closeCode() int {
 }
 
 type obj = map[string]any
-
-var _ = io.Discard

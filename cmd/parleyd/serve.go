@@ -65,10 +65,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(auth.Config{Secret: secret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, BcryptCost: cfg.BcryptCost}, m.store)
-	if err != nil {
-		return err
-	}
 	m.hub, err = hub.New(hub.Config{
 		Store:        m.store,
 		NodeID:       cfg.NodeID,
@@ -79,6 +75,16 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.hub.Run()
+	authn, err := auth.New(auth.Config{
+		Secret:     secret,
+		AccessTTL:  cfg.AccessTTL,
+		RefreshTTL: cfg.RefreshTTL,
+		BcryptCost: cfg.BcryptCost,
+		OnRevoke:   m.hub.EndSession,
+	}, m.store)
+	if err != nil {
+		return err
+	}
 	if m.ws, err = ws.New(ws.Config{MaxQueueBytes: cfg.MaxQueue, Logger: m.Logger}); err != nil {
 		return err
 	}
