@@ -41,6 +41,7 @@ type Conn struct {
 
 	mu       sync.Mutex // guards the fields below
 	inbox    [][]byte   // frames waiting to be processed
+	inboxBytes int
 	running  bool       // a goroutine is processing inbox
 	syncing  bool       // deliveries are held in held
 	held     []delivery // deliveries that arrived while syncing
@@ -115,8 +116,14 @@ func (c *Conn) start() {
 	c.endSync(nil)
 }
 
-// Receive queues a text frame from the client. It never blocks; a client
-// that keeps more than MaxInbound frames waiting is disconnected.
+// maxInboundBytes bounds the bytes of the frames a connection may have
+// waiting to be processed.
+const maxInboundBytes = 1 << 20
+
+// Receive queues a text frame from the client. It never blocks. A frame
+// that finds MaxInbound frames (or a mebibyte) already waiting is refused
+// with ERROR rate_limited, echoing its id, so that the client can send it
+// again later; nothing of it is stored.
 func (c *Conn) Receive(frame []byte) {
 	data := append([]byte(nil), frame...)
 	c.mu.Lock()
@@ -124,13 +131,13 @@ func (c *Conn) Receive(frame []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.inbox) >= c.hub.cfg.MaxInbound {
+	if len(c.inbox) >= c.hub.cfg.MaxInbound || c.inboxBytes+len(data) > maxInboundBytes {
 		c.mu.Unlock()
-		c.hub.log.Warn("inbound queue full", "conn", c.id, "user", c.user)
-		c.Close(protocol.ClosePolicy, "too many frames waiting")
+		c.write(protocol.Error(protocol.PeekID(data), errBusy))
 		return
 	}
 	c.inbox = append(c.inbox, data)
+	c.inboxBytes += len(data)
 	start := !c.running
 	c.running = true
 	c.mu.Unlock()
@@ -147,7 +154,7 @@ func (c *Conn) process() {
 	for {
 		c.mu.Lock()
 		frames := c.inbox
-		c.inbox = nil
+		c.inbox, c.inboxBytes = nil, 0
 		if len(frames) == 0 || c.closed {
 			c.inbox = nil
 			c.running = false
@@ -158,6 +165,8 @@ func (c *Conn) process() {
 		c.handle(frames)
 	}
 }
+
+var errBusy = parley.Errorf(parley.ERATELIMITED, "too many frames in flight; wait for replies and send it again")
 
 // write sends a frame to the client; a client too slow to take it is
 // disconnected with 1013.

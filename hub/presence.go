@@ -104,6 +104,15 @@ func (h *Hub) PresenceChanged(ctx context.Context, username string, online bool,
 	})
 }
 
+// Online reports whether a user is online anywhere.
+func (h *Hub) Online(ctx context.Context, username string) (bool, error) {
+	on, err := h.presence.Online(ctx, []string{username})
+	if err != nil {
+		return false, err
+	}
+	return on[0], nil
+}
+
 // statuses returns ONLINE or OFFLINE for each user.
 func (h *Hub) statuses(ctx context.Context, usernames []string) []string {
 	out := make([]string, len(usernames))

@@ -120,3 +120,16 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// PeekID returns the id of a frame without decoding the rest, or "" if it
+// has none that can be read cheaply. It is used to refuse a frame that the
+// server has no room to process.
+func PeekID(data []byte) string {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if len(data) > MaxFrameBytes || json.Unmarshal(data, &head) != nil || !validID(head.ID) {
+		return ""
+	}
+	return head.ID
+}

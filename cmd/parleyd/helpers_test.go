@@ -107,8 +107,9 @@ func (s *testServer) newUser(prefix string) *user {
 // conn is a test's view of one WebSocket.
 type conn struct {
 	*client.Conn
-	t    testing.TB
-	name string
+	t            testing.TB
+	name         string
+	keepPresence bool
 }
 
 // dial opens the chat (or presence) endpoint on the HTTP listener.
@@ -119,7 +120,7 @@ func (s *testServer) dial(u *user, endpoint string) *conn {
 		s.t.Fatalf("dial %s as %s: %v", endpoint, u.name, err)
 	}
 	s.t.Cleanup(func() { c.Close() })
-	return &conn{Conn: c, t: s.t, name: u.name}
+	return &conn{Conn: c, t: s.t, name: u.name, keepPresence: endpoint == "presence"}
 }
 
 // chat opens a chat connection and reads INIT_DATA and the offline
@@ -144,23 +145,37 @@ func (s *testServer) chat(u *user) (*conn, client.Frame, []client.Frame) {
 	}
 }
 
-const wait = 5 * time.Second
+const (
+	wait = 5 * time.Second
+	ms   = time.Millisecond
+)
 
-// next returns the next frame or fails the test.
+// next returns the next frame or fails the test. PRESENCE_UPDATE frames,
+// which contacts' comings and goings interleave with everything else, are
+// skipped unless the connection is a presence one or keepPresence is set.
 func (c *conn) next() client.Frame {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	f, err := c.Next(ctx)
-	if err != nil {
-		c.t.Fatalf("%s: waiting for a frame: %v", c.name, err)
+	for {
+		f, err := c.Next(ctx)
+		if err != nil {
+			c.t.Fatalf("%s: waiting for a frame: %v", c.name, err)
+		}
+		if f.Type == "PRESENCE_UPDATE" && !c.keepPresence {
+			continue
+		}
+		return f
 	}
-	return f
 }
 
 // expect returns the next frame, which must be of the given type.
 func (c *conn) expect(typ string) client.Frame {
 	c.t.Helper()
+	if typ == "PRESENCE_UPDATE" {
+		c.keepPresence = true
+		defer func() { c.keepPresence = false }()
+	}
 	f := c.next()
 	if f.Type != typ {
 		c.t.Fatalf("%s: got %s, want a %s frame", c.name, f.Raw, typ)
@@ -191,8 +206,14 @@ func (c *conn) quiet(d time.Duration) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	if f, err := c.Next(ctx); err == nil {
-		c.t.Fatalf("%s: expected no frame, got %s", c.name, f.Raw)
+	for {
+		f, err := c.Next(ctx)
+		if err != nil {
+			return
+		}
+		if f.Type != "PRESENCE_UPDATE" || c.keepPresence {
+			c.t.Fatalf("%s: expected no frame, got %s", c.name, f.Raw)
+		}
 	}
 }
 

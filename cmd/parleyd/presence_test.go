@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/client"
+)
+
+// contacts makes a and b share a one-to-one chat.
+func contacts(t *testing.T, s *testServer, a, b *user) {
+	t.Helper()
+	c, _, _ := s.chat(a)
+	c.send(obj{"type": "ONE_TO_ONE_CHAT", "to": b.name, "content": "hi"})
+	c.expect("SUCCESS")
+	c.CloseNormal()
+	waitOffline(t, s, a)
+}
+
+// waitOffline waits until the server has counted a's connections closed.
+func waitOffline(t *testing.T, s *testServer, a *user) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		online, _ := s.hub.Online(context.Background(), a.name)
+		if !online {
+			return
+		}
+		time.Sleep(5 * ms)
+	}
+	t.Fatalf("%s still online", a.name)
+}
+
+func expectPresence(t *testing.T, c *conn, username, status string) client.Frame {
+	t.Helper()
+	p := c.expect("PRESENCE_UPDATE")
+	if p.Username != username || p.Status != status || p.LastSeen == nil {
+		t.Fatalf("%s: got %s, want %s %s with lastSeen", c.name, p.Raw, username, status)
+	}
+	return p
+}
+
+func TestPresence(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
+	contacts(t, s, alice, bob)
+
+	// A presence connection starts with one update per contact.
+	pb := s.dial(bob, "presence")
+	expectPresence(t, pb, alice.name, "OFFLINE")
+	pb.quiet(50 * ms)
+
+	cb, _, _ := s.chat(bob)
+	cb.keepPresence = true
+	ca, init, _ := s.chat(alice)
+	if init.Chats[0].Status != "ONLINE" || init.Chats[0].With != bob.name {
+		t.Fatalf("alice's INIT_DATA: got %s", init.Raw)
+	}
+	// Bob learns that alice came online, on each of his connections.
+	expectPresence(t, pb, alice.name, "ONLINE")
+	expectPresence(t, cb, alice.name, "ONLINE")
+
+	// A second device does not change her status; closing one of two
+	// does not either.
+	ca2, _, _ := s.chat(alice)
+	ca2.CloseNormal()
+	pb.quiet(100 * ms)
+
+	// Carol shares no chat with alice: she hears nothing.
+	pc := s.dial(carol, "presence")
+	pc.quiet(50 * ms)
+
+	ca.send(obj{"type": "DISCONNECT"})
+	if code := ca.closeCode(); code != 1000 {
+		t.Fatalf("DISCONNECT: close code %d, want 1000", code)
+	}
+	off := expectPresence(t, pb, alice.name, "OFFLINE")
+	expectPresence(t, cb, alice.name, "OFFLINE")
+	pc.quiet(50 * ms)
+
+	// lastSeen is kept: a new presence connection reports it.
+	pb2 := s.dial(bob, "presence")
+	if p := expectPresence(t, pb2, alice.name, "OFFLINE"); *p.LastSeen != *off.LastSeen {
+		t.Fatalf("lastSeen: got %s, want %s", *p.LastSeen, *off.LastSeen)
+	}
+
+	t.Run("presence connections take only PING and DISCONNECT", func(t *testing.T) {
+		pb.send(obj{"type": "PING", "id": "p"})
+		if p := pb.expect("PONG"); p.ID != "p" {
+			t.Fatalf("got %s", p.Raw)
+		}
+		pb.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "x", "to": alice.name, "content": "no"})
+		if e := pb.expectError("invalid"); e.ID != "x" {
+			t.Fatalf("got %s", e.Raw)
+		}
+		pb.send(obj{"type": "DISCONNECT"})
+		if code := pb.closeCode(); code != 1000 {
+			t.Fatalf("close code %d", code)
+		}
+	})
+}
+
+func TestPresenceByMissedPongs(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.PingInterval = 100 * time.Millisecond })
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	contacts(t, s, alice, bob)
+	pb := s.dial(bob, "presence")
+	expectPresence(t, pb, alice.name, "OFFLINE")
+
+	// Alice's client stops answering pings (a dead network, a frozen
+	// tab): the server drops her within two intervals.
+	url, _ := s.api.WebSocketURL("chat")
+	dead, _, err := client.Dial(context.Background(), url, alice.tokens.Token, &client.DialOptions{NoPong: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	expectPresence(t, pb, alice.name, "ONLINE")
+	start := time.Now()
+	expectPresence(t, pb, alice.name, "OFFLINE")
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Fatalf("dropped after %v, want within two ping intervals (200ms) and some slack", took)
+	}
+	// A live client that answers pings stays connected.
+	pb.quiet(350 * ms)
+	pb.send(obj{"type": "PING"})
+	pb.expect("PONG")
+}
