@@ -39,14 +39,16 @@ type Conn struct {
 	// alive is set by a pong and cleared by each ping round.
 	alive atomic.Bool
 
-	mu       sync.Mutex // guards the fields below
-	inbox    [][]byte   // frames waiting to be processed
+	mu         sync.Mutex // guards the fields below
+	inbox      [][]byte   // frames waiting to be processed
 	inboxBytes int
-	running  bool       // a goroutine is processing inbox
-	syncing  bool       // deliveries are held in held
-	held     []delivery // deliveries that arrived while syncing
-	closed   bool
-	closeWhy string
+	running    bool       // a goroutine is processing inbox
+	syncing    bool       // deliveries are held in held
+	held       []delivery // deliveries that arrived while syncing
+	closed     bool
+	closeWhy   string
+
+	registered bool // set once by Attach, before the transport can Detach
 }
 
 // ID identifies the connection within its node.
@@ -74,11 +76,12 @@ func (h *Hub) Attach(sock Socket, who Identity, kind Kind) *Conn {
 	c.alive.Store(true)
 	h.conns.Add(1)
 	if h.closing.Load() {
+		// Never registered: Detach only has to count it out.
 		c.closed = true
 		sock.Close(protocol.CloseGoingAway, "server shutting down")
-		h.conns.Done()
 		return c
 	}
+	c.registered = true
 	h.metrics.ConnOpened(kind)
 	h.log.Info("connection opened", "conn", c.id, "user", c.user, "kind", kind, "remote", sock.RemoteAddr())
 	h.register(c, func(first bool) {
@@ -252,6 +255,10 @@ func (c *Conn) Close(code int, reason string) {
 // Detach unregisters a closed socket's connection. The transport calls it
 // exactly once per Attach.
 func (h *Hub) Detach(c *Conn, err error) {
+	if !c.registered {
+		h.conns.Done()
+		return
+	}
 	c.mu.Lock()
 	c.closed = true
 	why := c.closeWhy

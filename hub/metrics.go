@@ -25,11 +25,11 @@ type Metrics interface {
 
 type nopMetrics struct{}
 
-func (nopMetrics) ConnOpened(Kind)                        {}
-func (nopMetrics) ConnClosed(Kind)                        {}
-func (nopMetrics) SlowClient()                            {}
-func (nopMetrics) Stored(string, int)                     {}
-func (nopMetrics) Delivered(string, int, time.Duration)   {}
-func (nopMetrics) OfflineDelivered(int)                   {}
-func (nopMetrics) Batch(int, time.Duration)               {}
-func (nopMetrics) AckLag(int64)                           {}
+func (nopMetrics) ConnOpened(Kind)                      {}
+func (nopMetrics) ConnClosed(Kind)                      {}
+func (nopMetrics) SlowClient()                          {}
+func (nopMetrics) Stored(string, int)                   {}
+func (nopMetrics) Delivered(string, int, time.Duration) {}
+func (nopMetrics) OfflineDelivered(int)                 {}
+func (nopMetrics) Batch(int, time.Duration)             {}
+func (nopMetrics) AckLag(int64)                         {}
