@@ -45,8 +45,12 @@ type Conn struct {
 	running    bool       // a goroutine is processing inbox
 	syncing    bool       // deliveries are held in held
 	held       []delivery // deliveries that arrived while syncing
-	closed     bool
-	closeWhy   string
+	// covered[conv] is the highest seq the offline pass accounted for;
+	// deliveries at or below it are duplicates, until coveredUntil.
+	covered      map[string]int64
+	coveredUntil time.Time
+	closed       bool
+	closeWhy     string
 
 	registered bool // set once by Attach, before the transport can Detach
 }
@@ -81,10 +85,7 @@ func (h *Hub) Attach(sock Socket, who Identity, kind Kind) *Conn {
 		sock.Close(protocol.CloseGoingAway, "server shutting down")
 		return c
 	}
-	c.registered = true
-	h.metrics.ConnOpened(kind)
-	h.log.Info("connection opened", "conn", c.id, "user", c.user, "kind", kind, "remote", sock.RemoteAddr())
-	h.register(c, func(first bool) {
+	registered := h.register(c, func(first bool) {
 		ctx := h.ctx
 		if first && h.bus != nil {
 			if err := h.bus.Subscribe(ctx, c.user); err != nil {
@@ -97,6 +98,14 @@ func (h *Hub) Attach(sock Socket, who Identity, kind Kind) *Conn {
 			c.process()
 		}()
 	})
+	if !registered {
+		c.closed = true
+		sock.Close(protocol.ClosePolicy, "session ended")
+		return c
+	}
+	c.registered = true
+	h.metrics.ConnOpened(kind)
+	h.log.Info("connection opened", "conn", c.id, "user", c.user, "kind", kind, "remote", sock.RemoteAddr())
 	return c
 }
 
@@ -108,15 +117,13 @@ func (c *Conn) start() {
 	var err error
 	if c.kind == Chat {
 		err = c.sendInitData(ctx)
-	} else {
-		err = c.sendContactsPresence(ctx)
+	} else if err = c.sendContactsPresence(ctx); err == nil {
+		c.endSync(nil)
 	}
 	if err != nil {
 		h.log.Error("connection start failed", "conn", c.id, "user", c.user, "err", err)
 		c.Close(1011, "internal error")
-		return
 	}
-	c.endSync(nil)
 }
 
 // maxInboundBytes bounds the bytes of the frames a connection may have
@@ -209,26 +216,44 @@ func (c *Conn) deliver(d delivery) {
 		c.mu.Unlock()
 		return
 	}
+	if c.covered != nil && d.seq > 0 {
+		if time.Now().After(c.coveredUntil) {
+			c.covered = nil
+		} else if d.seq <= c.covered[d.conv] {
+			c.mu.Unlock()
+			return
+		}
+	}
 	c.mu.Unlock()
 	c.write(d.frame)
 }
 
+// coverWindow is how long a connection drops deliveries that its offline
+// pass covered. A message committed before the connection's inbox was read
+// can still be on its way through the fan-out when the offline pass has
+// sent it; past this window such a straggler is delivered (delivery is at
+// least once, and clients drop duplicates by messageId).
+const coverWindow = time.Minute
+
 // endSync sends the deliveries held while syncing, except messages that the
-// offline pass covered (seq at or below sent[conv]), and switches to live
-// delivery.
-func (c *Conn) endSync(sent map[string]int64) {
+// offline pass covered (seq at or below covered[conv]), and switches to
+// live delivery.
+func (c *Conn) endSync(covered map[string]int64) {
 	for {
 		c.mu.Lock()
 		held := c.held
 		c.held = nil
 		if len(held) == 0 {
 			c.syncing = false
+			if len(covered) > 0 {
+				c.covered, c.coveredUntil = covered, time.Now().Add(coverWindow)
+			}
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
 		for _, d := range held {
-			if d.seq > 0 && d.seq <= sent[d.conv] {
+			if d.seq > 0 && d.seq <= covered[d.conv] {
 				continue
 			}
 			c.write(d.frame)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bwmarrin/snowflake"
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/protocol"
 )
 
 // Config configures a Hub. Store is required; every other field has a
@@ -86,7 +87,15 @@ type shard struct {
 	users   map[string][]*Conn
 	jobs    []func()
 	running bool
+	// ended holds recently ended sessions of this shard's users, so that a
+	// connection authenticated just before its session ended, but
+	// registered just after, is closed too.
+	ended map[string]time.Time
 }
+
+// endedMemory is how long an ended session is remembered; longer than any
+// upgrade takes.
+const endedMemory = 5 * time.Minute
 
 // New returns a Hub; call Run to start it.
 func New(cfg Config) (*Hub, error) {
@@ -191,14 +200,53 @@ func (h *Hub) shardOf(username string) *shard {
 }
 
 // register adds c to the registry and queues job(first), where first
-// reports whether c is the user's first connection on this node.
-func (h *Hub) register(c *Conn, job func(first bool)) {
+// reports whether c is the user's first connection on this node. It
+// reports false, registering nothing, if c's session has just ended.
+func (h *Hub) register(c *Conn, job func(first bool)) bool {
 	s := h.shardOf(c.user)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ended := s.ended[c.session]; ended {
+		return false
+	}
+	if _, ended := s.ended[c.user+"\x00"+AllSessions]; ended {
+		return false
+	}
 	first := len(s.users[c.user]) == 0
 	s.users[c.user] = append(s.users[c.user], c)
 	h.enqueue(s, func() { job(first) })
+	return true
+}
+
+// endSessionLocal closes this node's connections of a session (or of all
+// the user's sessions) and remembers, for a while, that it ended.
+func (h *Hub) endSessionLocal(username, sessionID string) {
+	s := h.shardOf(username)
+	key := sessionID
+	if sessionID == AllSessions {
+		key = username + "\x00" + AllSessions
+	}
+	now := h.now()
+	s.mu.Lock()
+	if s.ended == nil {
+		s.ended = make(map[string]time.Time)
+	}
+	for k, at := range s.ended {
+		if now.Sub(at) > endedMemory {
+			delete(s.ended, k)
+		}
+	}
+	s.ended[key] = now
+	var victims []*Conn
+	for _, c := range s.users[username] {
+		if sessionID == AllSessions || c.session == sessionID {
+			victims = append(victims, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range victims {
+		c.Close(protocol.ClosePolicy, "session ended")
+	}
 }
 
 // unregister removes c and queues job(last), where last reports whether c

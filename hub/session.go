@@ -1,9 +1,6 @@
 package hub
 
-import (
-	"github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/protocol"
-)
+import "github.com/parley-chat/parley"
 
 // AllSessions, given to EndSession, closes every connection of the user.
 const AllSessions = "*"
@@ -15,13 +12,5 @@ func (h *Hub) EndSession(username, sessionID string) {
 	h.endSessionLocal(username, sessionID)
 	if h.bus != nil {
 		h.publishRemote(&parley.Event{Users: []string{username}, EndSession: sessionID})
-	}
-}
-
-func (h *Hub) endSessionLocal(username, sessionID string) {
-	for _, c := range h.connsOf(username) {
-		if sessionID == AllSessions || c.session == sessionID {
-			c.Close(protocol.ClosePolicy, "session ended")
-		}
 	}
 }
