@@ -12,9 +12,7 @@ package ws
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -161,24 +159,22 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	}
 	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s}
 	s.sockets.Add(1)
-	// Until the hub connection exists, frames wait on sock.mu.
+	// From here on, frames go to the socket, which keeps them until the hub
+	// connection exists; what came before is taken over.
 	sock.mu.Lock()
 	s.emu.Lock()
 	wsc.SetSession(sock)
 	e := s.early[wsc]
 	delete(s.early, wsc)
 	s.emu.Unlock()
-	sock.conn = attach(sock)
 	if e != nil {
-		for _, f := range e.frames {
-			sock.conn.Receive(f)
-		}
+		sock.early, sock.gone, sock.closeErr = e.frames, e.closed, e.err
 	}
 	sock.mu.Unlock()
-	if e != nil && e.closed {
-		sock.closed(e.err)
-	}
-	sock.ready()
+
+	// No lock is held while attaching: the hub may write to or close the
+	// socket, which takes nbio's locks.
+	sock.publish(attach(sock))
 	return nil
 }
 
@@ -210,55 +206,77 @@ type socket struct {
 	handed  atomic.Int64 // bytes given to the connection
 	written atomic.Int64 // bytes the kernel accepted
 
-	mu        sync.Mutex // held while the hub connection is being attached
-	conn      *hub.Conn
+	mu       sync.Mutex // guards the fields below
+	conn     *hub.Conn  // nil until attached
+	early    [][]byte   // frames that came before conn
+	gone     bool       // nbio has closed the connection
+	closeErr error
+
 	closeOnce sync.Once
-	gone      atomic.Bool
-	closeErr  error
-	isReady   bool
 }
 
 func (s *socket) receive(frame []byte) {
 	s.mu.Lock()
 	c := s.conn
+	if c == nil {
+		s.early = append(s.early, append([]byte(nil), frame...))
+	}
 	s.mu.Unlock()
-	c.Receive(frame)
+	if c != nil {
+		c.Receive(frame)
+	}
 }
 
 func (s *socket) pong() {
 	s.mu.Lock()
 	c := s.conn
 	s.mu.Unlock()
-	c.Pong()
+	if c != nil {
+		c.Pong()
+	}
 }
 
-func (s *socket) ready() {
-	s.mu.Lock()
-	s.isReady = true
-	gone := s.gone.Load()
-	s.mu.Unlock()
-	if gone {
-		s.finish()
+// publish hands the early frames to the new hub connection, in order, and
+// then makes it the socket's; a socket that closed meanwhile is detached.
+func (s *socket) publish(c *hub.Conn) {
+	for {
+		s.mu.Lock()
+		batch := s.early
+		s.early = nil
+		if len(batch) == 0 {
+			s.conn = c
+			gone := s.gone
+			s.mu.Unlock()
+			if gone {
+				s.finish()
+			}
+			return
+		}
+		s.mu.Unlock()
+		for _, f := range batch {
+			c.Receive(f)
+		}
 	}
 }
 
 // closed runs when nbio has closed the connection.
 func (s *socket) closed(err error) {
 	s.mu.Lock()
-	s.gone.Store(true)
+	s.gone = true
 	s.closeErr = err
-	ready := s.isReady
+	attached := s.conn != nil
 	s.mu.Unlock()
-	if ready {
+	if attached {
 		s.finish()
 	}
 }
 
 func (s *socket) finish() {
 	s.closeOnce.Do(func() {
-		if s.conn != nil {
-			s.detach(s.conn, s.closeErr)
-		}
+		s.mu.Lock()
+		c, err := s.conn, s.closeErr
+		s.mu.Unlock()
+		s.detach(c, err)
 		s.srv.sockets.Done()
 	})
 }
@@ -275,10 +293,13 @@ func frameSize(payload int) int64 {
 	}
 }
 
+func (s *socket) isGone() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gone
+}
+
 func (s *socket) WriteText(frame []byte) error {
-	if s.gone.Load() {
-		return net.ErrClosed
-	}
 	n := frameSize(len(frame))
 	if s.handed.Load()-s.written.Load()+n > s.max {
 		return hub.ErrSlow
@@ -296,7 +317,7 @@ func (s *socket) Ping() error {
 // close frame stuck behind a full queue is given a second before the
 // connection is cut.
 func (s *socket) Close(code int, reason string) {
-	if s.gone.Load() {
+	if s.isGone() {
 		return
 	}
 	if code == 0 {
@@ -320,6 +341,3 @@ func (s *socket) Close(code int, reason string) {
 func (s *socket) RemoteAddr() string { return s.remote }
 
 var _ hub.Socket = (*socket)(nil)
-
-// ErrClosed is returned by writes to a closed socket.
-var ErrClosed = errors.New("ws: closed")
