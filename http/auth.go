@@ -51,6 +51,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	setUser(r, c.Username)
 	t, err := s.Auth.Login(r.Context(), c.Username, c.Password)
 	if err != nil {
+		if s.Observer != nil {
+			s.Observer.LoginFailed(parley.ErrorCode(err))
+		}
 		writeError(w, s.Logger, err)
 		return
 	}

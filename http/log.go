@@ -40,8 +40,8 @@ func (s *Server) logged(route string, h http.Handler) http.Handler {
 			attrs = append(attrs, "user", user)
 		}
 		s.Logger.Info("http request", attrs...)
-		if s.Observe != nil {
-			s.Observe(route, status, took)
+		if s.Observer != nil {
+			s.Observer.HTTPRequest(route, status, took)
 		}
 	})
 }

@@ -23,6 +23,13 @@ type Check struct {
 	Fn   func(ctx context.Context) error
 }
 
+// Observer receives the HTTP layer's measurements (package metrics).
+type Observer interface {
+	HTTPRequest(route string, status int, took time.Duration)
+	LoginFailed(reason string)
+	RateLimited(limit string)
+}
+
 // Server holds what the handlers need. Fields are set by cmd/parleyd.
 type Server struct {
 	Auth *auth.Service
@@ -35,8 +42,8 @@ type Server struct {
 	Web     http.Handler
 	Metrics http.Handler
 	Logger  *slog.Logger
-	// Observe, when set, is told of each finished request.
-	Observe func(route string, status int, took time.Duration)
+	// Observer, when set, is told of requests, failed logins and limits.
+	Observer Observer
 	// Security, when set, wraps every handler (CORS, headers, limits).
 	Security func(route string, h http.Handler) http.Handler
 }

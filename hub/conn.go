@@ -49,8 +49,11 @@ type Conn struct {
 	// deliveries at or below it are duplicates, until coveredUntil.
 	covered      map[string]int64
 	coveredUntil time.Time
-	closed       bool
-	closeWhy     string
+	// unacked[conv] is the newest message written live and not yet
+	// acknowledged, for the ACK lag metric.
+	unacked  map[string]sent
+	closed   bool
+	closeWhy string
 
 	registered bool // set once by Attach, before the transport can Detach
 }
@@ -224,8 +227,33 @@ func (c *Conn) deliver(d delivery) {
 			return
 		}
 	}
+	if d.seq > 0 {
+		if c.unacked == nil {
+			c.unacked = make(map[string]sent)
+		}
+		c.unacked[d.conv] = sent{d.seq, time.Now()}
+	}
 	c.mu.Unlock()
 	c.write(d.frame)
+}
+
+// sent records when a message was written to a connection.
+type sent struct {
+	seq int64
+	at  time.Time
+}
+
+// acked notes an ACK for the ACK lag metric.
+func (c *Conn) acked(conv string, seq int64) {
+	c.mu.Lock()
+	s, ok := c.unacked[conv]
+	if ok && seq >= s.seq {
+		delete(c.unacked, conv)
+	}
+	c.mu.Unlock()
+	if ok && seq >= s.seq {
+		c.hub.metrics.AckLag(time.Since(s.at))
+	}
 }
 
 // coverWindow is how long a connection drops deliveries that its offline

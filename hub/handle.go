@@ -173,6 +173,7 @@ func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor
 	if err != nil {
 		return parley.Cursor{}, err
 	}
+	c.acked(conv, *f.Seq)
 	return parley.Cursor{Username: c.user, Conv: conv, Seq: *f.Seq}, nil
 }
 

@@ -18,9 +18,9 @@ type Metrics interface {
 	OfflineDelivered(n int)
 	// Batch observes one store transaction of sends and ACKs.
 	Batch(items int, took time.Duration)
-	// AckLag observes, on each ACK, how many messages of the conversation
-	// were still unacknowledged after it.
-	AckLag(unacked int64)
+	// AckLag observes the time from writing a message to a connection to
+	// that connection's ACK covering it.
+	AckLag(d time.Duration)
 }
 
 type nopMetrics struct{}
@@ -32,4 +32,4 @@ func (nopMetrics) Stored(string, int)                   {}
 func (nopMetrics) Delivered(string, int, time.Duration) {}
 func (nopMetrics) OfflineDelivered(int)                 {}
 func (nopMetrics) Batch(int, time.Duration)             {}
-func (nopMetrics) AckLag(int64)                         {}
+func (nopMetrics) AckLag(time.Duration)                 {}

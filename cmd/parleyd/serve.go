@@ -17,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/auth"
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
@@ -28,6 +29,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	store   parley.Store
+	metrics *metrics.Metrics
 	hub     *hub.Hub
 	ws      *ws.Server
 	servers []*http.Server
@@ -61,12 +63,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.store, err = openStore(ctx, cfg); err != nil {
 		return err
 	}
+	m.metrics = metrics.New()
+	store := m.metrics.Store(m.store)
 	secret, err := cfg.secret()
 	if err != nil {
 		return err
 	}
 	m.hub, err = hub.New(hub.Config{
-		Store:        m.store,
+		Store:        store,
+		Metrics:      m.metrics,
 		NodeID:       cfg.NodeID,
 		PingInterval: cfg.PingInterval,
 		Logger:       m.Logger,
@@ -81,7 +86,7 @@ func (m *Main) Open(ctx context.Context) error {
 		RefreshTTL: cfg.RefreshTTL,
 		BcryptCost: cfg.BcryptCost,
 		OnRevoke:   m.hub.EndSession,
-	}, m.store)
+	}, store)
 	if err != nil {
 		return err
 	}
@@ -89,12 +94,14 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	api := &parleyhttp.Server{
-		Auth:   authn,
-		Hub:    m.hub,
-		WS:     m.ws,
-		Logger: m.Logger,
-		Checks: []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}},
-		Web:    web.Handler(),
+		Auth:     authn,
+		Hub:      m.hub,
+		WS:       m.ws,
+		Logger:   m.Logger,
+		Checks:   []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}},
+		Web:      web.Handler(),
+		Metrics:  m.metrics.Handler(),
+		Observer: m.metrics,
 	}
 	listeners := []struct {
 		name, addr string

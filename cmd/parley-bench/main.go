@@ -1,0 +1,169 @@
+// Command parley-bench is Parley's load generator. It speaks the wire
+// protocol (register and log in over HTTP, then chat WebSockets), measures
+// what users feel (handshake, send to SUCCESS and send to delivery
+// latency, losses and duplicates) and the server's CPU and memory, and
+// writes benchmark/results/<name>/report.json and report.html.
+//
+//	parley-bench SCENARIO [flags]
+//
+// Scenarios: ladder, login, one-to-one, group, connections, mixed. See
+// -h and benchmark/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/bench"
+)
+
+func main() {
+	code, err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley-bench:", err)
+	}
+	os.Exit(code)
+}
+
+// Exit codes: 0 clean, 1 error, 2 usage, 3 the run had problems (failed
+// users, lost or duplicated messages, connection failures).
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitProblems = 3
+)
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	names := make([]string, 0, len(bench.Scenarios))
+	for n := range bench.Scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "Usage: parley-bench SCENARIO [flags]\n\nScenarios: %s\n\nFlags:\n", strings.Join(names, ", "))
+	if fs != nil {
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	cfg := &bench.Config{}
+	fs, opts := flags(cfg)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		usage(stderr, fs)
+		return exitUsage, nil
+	}
+	cfg.Scenario = args[0]
+	scenario, ok := bench.Scenarios[cfg.Scenario]
+	if !ok {
+		usage(stderr, nil)
+		return exitUsage, fmt.Errorf("unknown scenario %q", cfg.Scenario)
+	}
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage, nil
+	}
+	if fs.NArg() > 0 {
+		return exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := opts.apply(cfg, fs); err != nil {
+		return exitUsage, err
+	}
+	cfg.Args = append([]string{"parley-bench"}, args...)
+	cfg.Defaults()
+	dir := filepath.Join(cfg.ResultsDir, cfg.Name)
+
+	if opts.startServer {
+		bin := opts.serverBin
+		if bin == "" {
+			tmp, err := os.MkdirTemp("", "parley-bench-bin-")
+			if err != nil {
+				return exitError, err
+			}
+			defer os.RemoveAll(tmp)
+			if bin, err = bench.BuildServer(".", tmp); err != nil {
+				return exitError, err
+			}
+		}
+		srv, err := bench.StartServer(bin, filepath.Join(dir, "server.log"), opts.serverEnv)
+		if err != nil {
+			return exitError, err
+		}
+		defer srv.Stop()
+		cfg.ServerURL, cfg.ServerPID, cfg.ServerNote = srv.URL, srv.Pid, srv.Note
+		fmt.Fprintf(stderr, "parleyd started at %s (pid %d)\n", srv.URL, srv.Pid)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	limit := opts.maxTime
+	if limit == 0 {
+		limit = autoLimit(cfg)
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
+	r, err := bench.NewRun(cfg)
+	if err != nil {
+		return exitError, err
+	}
+	runErr := scenario(ctx, r)
+	r.Close()
+	if errors.Is(runErr, context.DeadlineExceeded) {
+		r.Note("stopped by the time limit (--max-time %v)", limit)
+	}
+	rep := r.Report()
+	if len(rep.Phases) == 0 {
+		if runErr == nil {
+			runErr = errors.New("nothing was measured")
+		}
+		return exitError, runErr
+	}
+	rep, err = rep.Write(dir, cfg.Append)
+	if err != nil {
+		return exitError, fmt.Errorf("writing the report: %w", err)
+	}
+	bench.WriteSummary(stdout, rep)
+	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(dir, "report.html"))
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded):
+		return exitError, runErr
+	case len(rep.Total.Problems) > 0:
+		return exitProblems, nil
+	}
+	return exitOK, nil
+}
+
+// autoLimit bounds a run whose --max-time was not given: the planned time
+// with a generous margin.
+func autoLimit(cfg *bench.Config) time.Duration {
+	var planned time.Duration
+	switch cfg.Scenario {
+	case "ladder":
+		phases, _ := bench.SelectPhases(cfg.Phases)
+		for _, p := range phases {
+			planned += time.Duration(p.Secs*cfg.Scale*float64(time.Second)) + cfg.Pause + cfg.DeliveryTimeout + cfg.ReplyTimeout
+		}
+	case "connections":
+		planned = cfg.Hold + time.Duration(cfg.Conns)*time.Millisecond
+	default:
+		steps := 1
+		if cfg.RateMax {
+			steps = cfg.Steps
+		}
+		planned = time.Duration(steps)*(cfg.Duration+cfg.DeliveryTimeout+3*time.Second) + cfg.Warmup
+	}
+	return planned*2 + 15*time.Minute
+}
