@@ -49,8 +49,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setUser(r, c.Username)
+	sec := s.security()
+	keys := []string{"user:" + c.Username, "ip:" + sec.clientIP(r)}
+	if locked, wait := sec.Lockout.Locked(keys...); locked {
+		if s.Observer != nil {
+			s.Observer.LoginFailed("locked_out")
+		}
+		tooMany(w, s, wait)
+		return
+	}
 	t, err := s.Auth.Login(r.Context(), c.Username, c.Password)
 	if err != nil {
+		if parley.ErrorCode(err) == parley.EUNAUTHORIZED {
+			sec.Lockout.Fail(keys...)
+		}
 		if s.Observer != nil {
 			s.Observer.LoginFailed(parley.ErrorCode(err))
 		}

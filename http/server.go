@@ -44,8 +44,8 @@ type Server struct {
 	Logger  *slog.Logger
 	// Observer, when set, is told of requests, failed logins and limits.
 	Observer Observer
-	// Security, when set, wraps every handler (CORS, headers, limits).
-	Security func(route string, h http.Handler) http.Handler
+	// Security holds headers, CORS and limits; nil is the zero Security.
+	Security *Security
 }
 
 // Handler serves the HTTP listener: API, health, both WebSocket endpoints
@@ -67,17 +67,24 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Web != nil {
 		s.route(mux, "GET /", s.Web.ServeHTTP)
-	} else {
-		s.route(mux, "/", s.notFound)
 	}
+	mux.Handle("OPTIONS /", s.logged("preflight", s.security().preflight(s)))
+	s.route(mux, "/", s.notFound)
 	return mux
+}
+
+func (s *Server) security() *Security {
+	if s.Security == nil {
+		return &Security{}
+	}
+	return s.Security
 }
 
 // EndpointHandler serves a dedicated WebSocket port: every path upgrades to
 // the endpoint of the given kind.
 func (s *Server) EndpointHandler(kind hub.Kind) http.Handler {
 	mux := http.NewServeMux()
-	s.route(mux, "GET /", s.upgrade(kind))
+	mux.Handle("GET /", s.logged("ws", s.security().Wrap(s, "ws", s.upgrade(kind))))
 	return mux
 }
 
@@ -87,11 +94,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		name = path
 	}
-	var handler http.Handler = h
-	if s.Security != nil {
-		handler = s.Security(name, handler)
-	}
-	mux.Handle(pattern, s.logged(name, handler))
+	mux.Handle(pattern, s.logged(name, s.security().Wrap(s, name, h)))
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

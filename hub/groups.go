@@ -11,6 +11,9 @@ import (
 // every member, the creator included, is announced with
 // GROUP_MEMBER_JOINED.
 func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
+	if !allow(c.hub.cfg.Limits.Groups, c.user) {
+		return parley.Errorf(parley.ERATELIMITED, "too many groups created; slow down")
+	}
 	name, err := parley.NormalizeGroupName(f.Name)
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func successFrame(id string, m *parley.Message) []byte {
 // repeated id is answered with the original SUCCESS before any validation;
 // without one it is returned at once.
 func (c *Conn) prepareSend(f *protocol.Frame) (*parley.Append, error) {
-	if l := c.hub.cfg.Limiter; l != nil && !l.Allow(c.user) {
+	if !allow(c.hub.cfg.Limits.Messages, c.user) {
 		return nil, parley.Errorf(parley.ERATELIMITED, "too many messages; slow down")
 	}
 	a := &parley.Append{
@@ -273,6 +273,9 @@ func (c *Conn) handleRequest(ctx context.Context, f *protocol.Frame) bool {
 
 // history answers GET_ONE_TO_ONE_HISTORY and GET_GROUP_CHAT_HISTORY.
 func (c *Conn) history(ctx context.Context, f *protocol.Frame) error {
+	if !allow(c.hub.cfg.Limits.History, c.user) {
+		return parley.Errorf(parley.ERATELIMITED, "too many history requests; slow down")
+	}
 	page, err := pageOf(f)
 	if err != nil {
 		return err

@@ -37,18 +37,29 @@ type Config struct {
 	MaxInbound int
 	// FanoutWorkers delivers committed messages; default GOMAXPROCS.
 	FanoutWorkers int
-	// Limiter, when set, is asked before each send.
-	Limiter Limiter
+	// Limits rate-limit users' requests; a nil limiter allows everything.
+	Limits  Limits
 	Logger  *slog.Logger
 	Now     func() time.Time
 	Metrics Metrics
 }
 
-// Limiter rate-limits a user's sends.
+// Limiter rate-limits a user's requests of one kind.
 type Limiter interface {
-	// Allow reports whether username may send one more message now.
+	// Allow reports whether username may make one more request now.
 	Allow(username string) bool
 }
+
+// Limits are the per-user limits of WebSocket requests, answered with
+// ERROR rate_limited.
+type Limits struct {
+	Messages Limiter // ONE_TO_ONE_CHAT and GROUP_CHAT
+	History  Limiter // GET_*_HISTORY
+	Groups   Limiter // CREATE_GROUP
+}
+
+// allow asks a limiter, which may be nil.
+func allow(l Limiter, username string) bool { return l == nil || l.Allow(username) }
 
 // Hub holds one node's connections.
 type Hub struct {

@@ -12,6 +12,7 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -118,7 +119,10 @@ func New(cfg Config) (*Server, error) {
 	u.KeepaliveTime = 0 // liveness is the hub's ping round
 	u.MessageLengthLimit = protocol.MaxFrameBytes
 	u.HandshakeTimeout = 10 * time.Second
+	// TLS connections from the standard library cannot move onto the
+	// poller; they keep a reading goroutine and a bounded send queue.
 	u.BlockingModAsyncWrite = true
+	u.BlockingModSendQueueMaxSize = 4096
 	if cfg.CheckOrigin != nil {
 		u.CheckOrigin = cfg.CheckOrigin
 	} else {
@@ -300,6 +304,13 @@ func (s *socket) isGone() bool {
 }
 
 func (s *socket) WriteText(frame []byte) error {
+	if s.ws.IsBlockingMod() {
+		err := s.ws.WriteMessage(websocket.TextMessage, frame)
+		if errors.Is(err, websocket.ErrMessageSendQuqueIsFull) {
+			return hub.ErrSlow
+		}
+		return err
+	}
 	n := frameSize(len(frame))
 	if s.handed.Load()-s.written.Load()+n > s.max {
 		return hub.ErrSlow

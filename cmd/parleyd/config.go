@@ -35,6 +35,17 @@ type Config struct {
 	PostgresURL  string
 	RedisURL     string
 	ShutdownWait time.Duration
+
+	TLSCert, TLSKey string
+	CORSOrigins     string
+	TrustProxy      bool
+
+	RateMessagesPerSec    float64
+	RateHistoryPerSec     float64
+	RateGroupsPerMin      int
+	RateRegisterPerMin    int
+	RateConnectionsPerMin int
+	LoginMaxFailures      int
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -63,6 +74,16 @@ func (c *Config) options() []option {
 		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},
 		{"redis-url", "PARLEY_REDIS_URL", "Redis URL; when set, presence and fan-out span every node", (*stringValue)(&c.RedisURL)},
 		{"shutdown-wait", "PARLEY_SHUTDOWN_WAIT", "how long a graceful shutdown may take", (*durationValue)(&c.ShutdownWait)},
+		{"tls-cert", "PARLEY_TLS_CERT", "PEM certificate file: every listener serves HTTPS/WSS (with -tls-key)", (*stringValue)(&c.TLSCert)},
+		{"tls-key", "PARLEY_TLS_KEY", "PEM private key file of -tls-cert", (*stringValue)(&c.TLSKey)},
+		{"cors-origins", "PARLEY_CORS_ORIGINS", "comma-separated browser origins allowed besides the server's own (\"*\": any)", (*stringValue)(&c.CORSOrigins)},
+		{"trust-proxy", "PARLEY_TRUST_PROXY", "take the client address and scheme from X-Forwarded-For/-Proto (behind a load balancer)", (*boolValue)(&c.TrustProxy)},
+		{"rate-messages-per-sec", "PARLEY_RATE_MESSAGES_PER_SEC", "messages a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMessagesPerSec)},
+		{"rate-history-per-sec", "PARLEY_RATE_HISTORY_PER_SEC", "history requests per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateHistoryPerSec)},
+		{"rate-groups-per-min", "PARLEY_RATE_GROUPS_PER_MIN", "groups a user may create per minute (0: no limit)", (*intValue)(&c.RateGroupsPerMin)},
+		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
+		{"rate-connections-per-min", "PARLEY_RATE_CONNECTIONS_PER_MIN", "new WebSocket connections per client address per minute (0: no limit)", (*intValue)(&c.RateConnectionsPerMin)},
+		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
 	}
 }
 
@@ -81,6 +102,13 @@ func defaultConfig() Config {
 		SQLiteSync:   "FULL",
 		MaxQueue:     1 << 20,
 		ShutdownWait: 10 * time.Second,
+
+		RateMessagesPerSec:    50,
+		RateHistoryPerSec:     10,
+		RateGroupsPerMin:      20,
+		RateRegisterPerMin:    30,
+		RateConnectionsPerMin: 300,
+		LoginMaxFailures:      10,
 	}
 }
 
@@ -128,6 +156,13 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("log format must be json or text")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("TLS needs both a certificate and a key")
+	}
+	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
+		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 {
+		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {
 		return fmt.Errorf("every listener is off")
@@ -197,5 +232,24 @@ func (v *durationValue) String() string { return time.Duration(*v).String() }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	*v = durationValue(d)
+	return err
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	*v = boolValue(b)
+	return err
+}
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+type floatValue float64
+
+func (v *floatValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
+func (v *floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	*v = floatValue(f)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
 	"github.com/parley-chat/parley/metrics"
+	"github.com/parley-chat/parley/ratelimit"
 	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
@@ -75,6 +77,11 @@ func (m *Main) Open(ctx context.Context) error {
 		NodeID:       cfg.NodeID,
 		PingInterval: cfg.PingInterval,
 		Logger:       m.Logger,
+		Limits: hub.Limits{
+			Messages: ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec))},
+			History:  ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec))},
+			Groups:   ratelimit.Limiter{Keyed: ratelimit.PerMinute(cfg.RateGroupsPerMin)},
+		},
 	})
 	if err != nil {
 		return err
@@ -102,6 +109,14 @@ func (m *Main) Open(ctx context.Context) error {
 		Web:      web.Handler(),
 		Metrics:  m.metrics.Handler(),
 		Observer: m.metrics,
+		Security: &parleyhttp.Security{
+			Origins:    splitList(cfg.CORSOrigins),
+			TLS:        cfg.TLSCert != "",
+			Register:   ratelimit.PerMinute(cfg.RateRegisterPerMin),
+			Connect:    ratelimit.PerMinute(cfg.RateConnectionsPerMin),
+			Lockout:    ratelimit.NewLockout(cfg.LoginMaxFailures),
+			TrustProxy: cfg.TrustProxy,
+		},
 	}
 	listeners := []struct {
 		name, addr string
@@ -128,7 +143,13 @@ func (m *Main) Open(ctx context.Context) error {
 		m.servers = append(m.servers, srv)
 		m.addrs[l.name] = ln.Addr().String()
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if cfg.TLSCert != "" {
+				err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				m.Logger.Error("listener failed", "listener", l.name, "err", err)
 			}
 		}()
@@ -136,6 +157,19 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Logger.Info("parleyd started", "version", parley.Version, "store", "sqlite", "data_dir", cfg.DataDir, "node", m.hub.NodeName())
 	return nil
+}
+
+// burst is the burst of a per-second limit: four seconds' worth.
+func burst(perSec float64) int { return int(4*perSec + 0.5) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Addr returns the address a listener ("http", "chat", "presence") is

@@ -58,10 +58,10 @@ type Server struct {
 	DataDir string
 	// HTTP, Chat and Presence are host:port of the listeners.
 	HTTP, Chat, Presence string
-	logMu   sync.Mutex
-	logs    strings.Builder
-	exited  chan struct{}
-	exitErr error
+	logMu                sync.Mutex
+	logs                 strings.Builder
+	exited               chan struct{}
+	exitErr              error
 }
 
 // Options configure Start.
@@ -89,6 +89,13 @@ func Start(t testing.TB, opts Options) *Server {
 		"PARLEY_DATA_DIR":      opts.DataDir,
 		"PARLEY_BCRYPT_COST":   "4",
 		"PARLEY_LOG_LEVEL":     "info",
+		// Limits are off unless a test sets them.
+		"PARLEY_RATE_MESSAGES_PER_SEC":    "0",
+		"PARLEY_RATE_HISTORY_PER_SEC":     "0",
+		"PARLEY_RATE_GROUPS_PER_MIN":      "0",
+		"PARLEY_RATE_REGISTER_PER_MIN":    "0",
+		"PARLEY_RATE_CONNECTIONS_PER_MIN": "0",
+		"PARLEY_LOGIN_MAX_FAILURES":       "0",
 	}
 	for k, v := range opts.Env {
 		env[k] = v
