@@ -47,6 +47,14 @@ func StartServer(bin, logPath string, env []string) (*Server, error) {
 		"PARLEY_BCRYPT_COST=4",
 		"PARLEY_ACCESS_TTL=2h",
 		"PARLEY_LOG_LEVEL=warn",
+		// A load test is one address hammering the server: the per-user
+		// and per-address limits are off.
+		"PARLEY_RATE_MESSAGES_PER_SEC=0",
+		"PARLEY_RATE_HISTORY_PER_SEC=0",
+		"PARLEY_RATE_GROUPS_PER_MIN=0",
+		"PARLEY_RATE_REGISTER_PER_MIN=0",
+		"PARLEY_RATE_CONNECTIONS_PER_MIN=0",
+		"PARLEY_LOGIN_MAX_FAILURES=0",
 	}
 	settings = append(settings, env...)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

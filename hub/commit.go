@@ -9,15 +9,75 @@ import (
 	"github.com/parley-chat/parley/protocol"
 )
 
-// commit is one connection's run of sends and ACKs, stored together with
-// other connections' in one transaction.
+// commit is one connection's run of sends, stored together with other
+// connections' in one transaction.
 type commit struct {
 	origin  *Conn
 	appends []*parley.Append
-	acks    []parley.Cursor
 	// done is closed once the commit is stored (or has failed: err).
 	done chan struct{}
 	err  error
+}
+
+// ackFlushInterval is how often acknowledged cursors are written. An ACK
+// takes effect at once for this node's connections (offline delivery
+// reads through pendingAcks); only its durability waits, and an ACK lost
+// in a crash means a message is delivered again, never lost.
+const ackFlushInterval = 100 * time.Millisecond
+
+// ack records a cursor move, to be stored with the next flush.
+func (h *Hub) ack(c parley.Cursor) {
+	h.ackMu.Lock()
+	defer h.ackMu.Unlock()
+	convs := h.acks[c.Username]
+	if convs == nil {
+		convs = make(map[string]int64)
+		h.acks[c.Username] = convs
+	}
+	if c.Seq > convs[c.Conv] {
+		convs[c.Conv] = c.Seq
+	}
+}
+
+// takeAcks removes and returns the pending cursors of one user, or of
+// everyone when username is "".
+func (h *Hub) takeAcks(username string) []parley.Cursor {
+	h.ackMu.Lock()
+	defer h.ackMu.Unlock()
+	var out []parley.Cursor
+	take := func(user string, convs map[string]int64) {
+		for conv, seq := range convs {
+			out = append(out, parley.Cursor{Username: user, Conv: conv, Seq: seq})
+		}
+		delete(h.acks, user)
+	}
+	if username != "" {
+		take(username, h.acks[username])
+		return out
+	}
+	for user, convs := range h.acks {
+		take(user, convs)
+	}
+	return out
+}
+
+// flushAcks stores the pending cursors of one user (or all, with ""); on
+// failure they are kept for the next flush.
+func (h *Hub) flushAcks(username string) error {
+	cursors := h.takeAcks(username)
+	if len(cursors) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := h.store.Ack(ctx, cursors)
+	if err != nil {
+		h.log.Error("storing ACKs failed; will retry", "cursors", len(cursors), "err", err)
+		for _, c := range cursors {
+			h.ack(c)
+		}
+	}
+	return err
 }
 
 // delivery is one frame for one user's connections on this node.
@@ -42,9 +102,24 @@ func (h *Hub) submit(c *commit) {
 // their senders and hands the new messages to the fan-out workers.
 func (h *Hub) commitLoop() {
 	defer h.wg.Done()
-	for first := range h.commits {
+	defer close(h.stored)
+	t := time.NewTicker(ackFlushInterval)
+	defer t.Stop()
+	for {
+		var first *commit
+		select {
+		case c, ok := <-h.commits:
+			if !ok {
+				h.flushAcks("")
+				return
+			}
+			first = c
+		case <-t.C:
+			h.flushAcks("")
+			continue
+		}
 		batch := []*commit{first}
-		n := len(first.appends) + len(first.acks)
+		n := len(first.appends)
 	drain:
 		for n < h.cfg.MaxBatch {
 			select {
@@ -53,7 +128,7 @@ func (h *Hub) commitLoop() {
 					break drain
 				}
 				batch = append(batch, c)
-				n += len(c.appends) + len(c.acks)
+				n += len(c.appends)
 			default:
 				break drain
 			}
@@ -62,65 +137,45 @@ func (h *Hub) commitLoop() {
 	}
 }
 
+// storeBatch stores the sends of a batch in one transaction, answers their
+// connections, and hands the batch to the dispatcher for fan-out, so that
+// the next batch can be stored meanwhile.
 func (h *Hub) storeBatch(batch []*commit, items int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	var appends []*parley.Append
-	var acks []parley.Cursor
+	appends := make([]*parley.Append, 0, items)
 	for _, c := range batch {
 		appends = append(appends, c.appends...)
-		acks = append(acks, c.acks...)
 	}
-	var ackErr, err error
-	if len(acks) > 0 {
-		if ackErr = h.store.Ack(ctx, coalesce(acks)); ackErr != nil {
-			h.log.Error("storing ACKs failed", "err", ackErr)
-		}
-	}
-	if len(appends) > 0 {
-		if err = h.store.AppendMessages(ctx, appends); err != nil {
-			h.log.Error("storing messages failed", "messages", len(appends), "err", err)
-		}
+	err := h.store.AppendMessages(ctx, appends)
+	if err != nil {
+		h.log.Error("storing messages failed", "messages", len(appends), "err", err)
 	}
 	h.metrics.Batch(items, time.Since(start))
-	now := h.now()
 	for _, c := range batch {
-		switch {
-		case err != nil && len(c.appends) > 0:
+		if err != nil {
 			c.err = parley.Errorf(parley.EUNAVAILABLE, "the message could not be stored; send it again")
-		case ackErr != nil && len(c.acks) > 0:
-			c.err = parley.Errorf(parley.EUNAVAILABLE, "the ACK could not be stored; send it again")
 		}
-		if c.done != nil {
-			close(c.done)
-		}
+		close(c.done)
 	}
 	if err == nil {
-		h.fanOutMessages(batch, now)
+		h.stored <- storedBatch{batch, h.now()}
 	}
 }
 
-// coalesce keeps the highest cursor per user and conversation.
-func coalesce(acks []parley.Cursor) []parley.Cursor {
-	if len(acks) < 2 {
-		return acks
+// storedBatch is a committed batch on its way to the fan-out.
+type storedBatch struct {
+	commits []*commit
+	at      time.Time
+}
+
+// dispatchLoop fans committed batches out, in commit order.
+func (h *Hub) dispatchLoop() {
+	defer h.wg.Done()
+	for b := range h.stored {
+		h.fanOutMessages(b.commits, b.at)
 	}
-	type key struct{ user, conv string }
-	idx := make(map[key]int, len(acks))
-	out := acks[:0:0]
-	for _, a := range acks {
-		k := key{a.Username, a.Conv}
-		if i, ok := idx[k]; ok {
-			if a.Seq > out[i].Seq {
-				out[i].Seq = a.Seq
-			}
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, a)
-	}
-	return out
 }
 
 // fanOutMessages delivers the batch's new messages to the recipients and

@@ -96,10 +96,10 @@ func (h *Hub) Attach(sock Socket, who Identity, kind Kind) *Conn {
 			}
 		}
 		h.connected(ctx, c.user)
-		go func() {
+		h.run(func() {
 			c.start()
 			c.process()
-		}()
+		})
 	})
 	if !registered {
 		c.closed = true
@@ -155,7 +155,7 @@ func (c *Conn) Receive(frame []byte) {
 	c.running = true
 	c.mu.Unlock()
 	if start {
-		go c.process()
+		c.hub.run(c.process)
 	}
 }
 

@@ -7,15 +7,15 @@ import (
 	"github.com/parley-chat/parley/protocol"
 )
 
-// pending is a send or ACK waiting to be committed with its neighbours.
+// pending is a send waiting to be committed with its neighbours.
 type pending struct {
 	id     string
-	append *parley.Append // nil for an ACK
+	append *parley.Append
 }
 
-// handle processes a run of frames in order. Consecutive sends and ACKs
-// are committed together; any other frame first waits for them, so that
-// replies leave in frame order.
+// handle processes a run of frames in order. Consecutive sends (and the
+// ACKs among them, which need no reply) are committed together; any other
+// frame first waits for them, so that replies leave in frame order.
 func (c *Conn) handle(frames [][]byte) {
 	ctx := c.hub.ctx
 	var run []pending
@@ -31,8 +31,6 @@ func (c *Conn) handle(frames [][]byte) {
 			switch {
 			case cm.err != nil:
 				c.replyError(p.id, cm.err)
-			case p.append == nil:
-				// A stored ACK gets no reply.
 			case p.append.Err != nil:
 				c.replyError(p.id, p.append.Err)
 			default:
@@ -74,8 +72,7 @@ func (c *Conn) handle(frames [][]byte) {
 				c.replyError(f.ID, err)
 				continue
 			}
-			run = append(run, pending{id: f.ID})
-			cm.acks = append(cm.acks, cur)
+			c.hub.ack(cur) // a valid ACK gets no reply
 		default:
 			flush()
 			if stop := c.handleRequest(ctx, f); stop {

@@ -29,8 +29,8 @@ type Config struct {
 	// PingInterval is how often every connection is pinged; a connection
 	// that has not answered the previous ping is dropped. Default 30s.
 	PingInterval time.Duration
-	// MaxBatch bounds how many sends and ACKs one store transaction takes.
-	// Default 512.
+	// MaxBatch bounds how many sends one store transaction takes.
+	// Default 8192.
 	MaxBatch int
 	// MaxInbound bounds the frames a connection may have waiting to be
 	// processed; past it the connection is closed. Default 1024.
@@ -78,7 +78,12 @@ type Hub struct {
 	nextID atomic.Uint64
 
 	commits chan *commit
+	stored  chan storedBatch
+	work    chan func() // to idle workers
 	fanout  []chan []delivery
+
+	ackMu sync.Mutex
+	acks  map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -114,7 +119,7 @@ func New(cfg Config) (*Hub, error) {
 		cfg.PingInterval = 30 * time.Second
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 512
+		cfg.MaxBatch = 8192
 	}
 	if cfg.MaxInbound <= 0 {
 		cfg.MaxInbound = 1024
@@ -147,6 +152,9 @@ func New(cfg Config) (*Hub, error) {
 		metrics:  cfg.Metrics,
 		seed:     maphash.MakeSeed(),
 		commits:  make(chan *commit, 4096),
+		stored:   make(chan storedBatch, 64),
+		work:     make(chan func()),
+		acks:     make(map[string]map[string]int64),
 	}
 	if h.presence == nil {
 		h.presence = NewLocalPresence()
@@ -166,13 +174,43 @@ func New(cfg Config) (*Hub, error) {
 // at once; Shutdown stops them.
 func (h *Hub) Run() {
 	h.runOnce.Do(func() {
-		h.wg.Add(2 + len(h.fanout))
+		h.wg.Add(3 + len(h.fanout))
 		go h.commitLoop()
+		go h.dispatchLoop()
 		go h.pingLoop()
 		for _, ch := range h.fanout {
 			go h.fanoutLoop(ch)
 		}
+		for range workers {
+			go h.workerLoop()
+		}
 	})
+}
+
+// workers is the number of long-lived goroutines that process connections'
+// frames. Reusing goroutines whose stacks have already grown saves the
+// stack copying that fresh ones pay on every burst; when all are busy, a
+// new goroutine takes the work.
+const workers = 512
+
+// run runs f on an idle worker, or on a new goroutine.
+func (h *Hub) run(f func()) {
+	select {
+	case h.work <- f:
+	default:
+		go f()
+	}
+}
+
+func (h *Hub) workerLoop() {
+	for {
+		select {
+		case f := <-h.work:
+			f()
+		case <-h.ctx.Done():
+			return
+		}
+	}
 }
 
 // Shutdown closes every connection with 1001, waits for the frames in

@@ -14,6 +14,11 @@ import (
 // covered.
 func (c *Conn) sendInitData(ctx context.Context) error {
 	h := c.hub
+	// The user's ACKs still in memory are stored first, so that what this
+	// connection is sent reflects them.
+	if err := h.flushAcks(c.user); err != nil {
+		return err
+	}
 	in, err := h.store.Inbox(ctx, c.user)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -12,13 +13,24 @@ import (
 
 // AppendMessages stores a batch of messages in one transaction; see
 // parley.MessageStore.
+//
+// The store owns its database file, so it keeps each conversation's last
+// seq in memory (db.seqs, under the write lock): a new message is one
+// INSERT, and each conversation's row is written once per batch.
 func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	now := db.now()
+	last := make(map[string]int64) // this batch's seqs, applied on commit
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		w := db.stmts.in(ctx, tx)
 		for _, a := range batch {
-			if err := db.append(ctx, tx, a, now); err != nil {
+			if err := db.append(ctx, w, a, now, last); err != nil {
+				return err
+			}
+		}
+		for conv, seq := range last {
+			if _, err := w.stmt(stSetLastSeq).ExecContext(ctx, conv, seq); err != nil {
 				return err
 			}
 		}
@@ -30,91 +42,127 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 		}
 		return fmt.Errorf("sqlite: append messages: %w", err)
 	}
+	for conv, seq := range last {
+		db.seqs[conv] = seq
+	}
 	return nil
+}
+
+// lastSeq returns a conversation's last seq: this batch's, the cached one,
+// or the stored one. The caller holds db.wmu.
+func (db *DB) lastSeq(ctx context.Context, w *txStmts, conv string, batch map[string]int64) (int64, error) {
+	if seq, ok := batch[conv]; ok {
+		return seq, nil
+	}
+	if seq, ok := db.seqs[conv]; ok {
+		return seq, nil
+	}
+	var seq int64
+	err := w.stmt(stLastSeq).QueryRowContext(ctx, conv).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	db.seqs[conv] = seq
+	return seq, nil
 }
 
 // append stores one message of a batch. A returned error fails the batch;
 // a problem with this message alone goes into a.Err.
-func (db *DB) append(ctx context.Context, tx *sql.Tx, a *parley.Append, now time.Time) error {
+func (db *DB) append(ctx context.Context, w *txStmts, a *parley.Append, now time.Time, batch map[string]int64) error {
 	a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
-	if a.ClientID != "" {
-		var m parley.Message
-		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT conv, seq, id, content, created_at FROM messages WHERE sender = ? AND client_id = ?`,
-			a.From, a.ClientID).Scan(&m.Conv, &m.Seq, &m.ID, &m.Content, &created)
-		switch {
-		case err == nil:
-			m.From, m.Time = a.From, fromMS(created)
-			if !parley.IsGroupID(m.Conv) {
-				m.To = peerOf(m.Conv, a.From)
-			}
-			a.Message, a.Duplicate = m, true
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-	}
-	if a.Invalid != nil {
-		a.Err = a.Invalid
-		return nil
-	}
+	failed := a.Invalid
 	group := parley.IsGroupID(a.Conv)
-	if group {
-		members, err := groupMembers(ctx, tx, a.Conv)
+	if failed == nil && group {
+		members, err := groupMembers(ctx, w.tx, a.Conv)
 		if err != nil {
 			return err
 		}
-		if members == nil {
-			a.Err = parley.Errorf(parley.ENOTFOUND, "no group %q", a.Conv)
-			return nil
+		switch {
+		case members == nil:
+			failed = parley.Errorf(parley.ENOTFOUND, "no group %q", a.Conv)
+		case !slices.Contains(members, a.From):
+			failed = parley.Errorf(parley.EFORBIDDEN, "you are not a member of group %q", a.Conv)
+		default:
+			a.Recipients = slices.DeleteFunc(members, func(m string) bool { return m == a.From })
 		}
-		for _, m := range members {
-			if m != a.From {
-				a.Recipients = append(a.Recipients, m)
-			}
-		}
-		if len(a.Recipients) == len(members) {
-			a.Recipients = nil
-			a.Err = parley.Errorf(parley.EFORBIDDEN, "you are not a member of group %q", a.Conv)
-			return nil
-		}
-	} else {
-		ok, err := db.userExists(ctx, tx, a.To)
+	} else if failed == nil {
+		ok, err := db.userExists(ctx, w.tx, a.To)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			a.Err = parley.Errorf(parley.ENOTFOUND, "no user %q", a.To)
-			return nil
+			failed = parley.Errorf(parley.ENOTFOUND, "no user %q", a.To)
 		}
 		a.Recipients = []string{a.To}
 	}
-
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO conversations (id, last_seq) VALUES (?, 1)
-		ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`, a.Conv).Scan(&seq); err != nil {
-		return err
-	}
-	if seq == 1 && !group {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO chats (username, peer, chat_id) VALUES (?, ?, ?), (?, ?, ?)`,
-			a.From, a.To, a.Conv, a.To, a.From, a.Conv); err != nil {
+	if failed != nil {
+		// A repeat gets its original even if it would fail now.
+		a.Recipients = nil
+		if dup, err := db.original(ctx, w, a); dup || err != nil {
 			return err
 		}
+		a.Err = failed
+		return nil
 	}
+
+	last, err := db.lastSeq(ctx, w, a.Conv, batch)
+	if err != nil {
+		return err
+	}
+	seq := last + 1
 	var clientID sql.NullString
 	if a.ClientID != "" {
 		clientID = sql.NullString{String: a.ClientID, Valid: true}
 	}
 	created := now.UnixMilli()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (conv, seq, id, sender, client_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.Conv, seq, a.ID, a.From, clientID, a.Content, created); err != nil {
+	res, err := w.stmt(stInsertMessage).ExecContext(ctx, a.Conv, seq, a.ID, a.From, clientID, a.Content, created)
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		// The idempotency key exists: this is a repeat.
+		a.Recipients = nil
+		if dup, err := db.original(ctx, w, a); err != nil || !dup {
+			return errors.Join(err, errors.New("message neither stored nor found"))
+		}
+		return nil
+	}
+	batch[a.Conv] = seq
+	if seq == 1 && !group {
+		if _, err := w.stmt(stInsertChats).ExecContext(ctx, a.From, a.To, a.Conv, a.To, a.From, a.Conv); err != nil {
+			return err
+		}
 	}
 	a.Message = parley.Message{ID: a.ID, Conv: a.Conv, Seq: seq, From: a.From, To: a.To, Content: a.Content, Time: fromMS(created)}
 	if group {
 		a.Message.To = ""
 	}
 	return nil
+}
+
+// original looks up the message stored earlier under a's idempotency key
+// and, if there is one, makes it a's result.
+func (db *DB) original(ctx context.Context, w *txStmts, a *parley.Append) (bool, error) {
+	if a.ClientID == "" {
+		return false, nil
+	}
+	var m parley.Message
+	var created int64
+	err := w.stmt(stByClientID).QueryRowContext(ctx, a.From, a.ClientID).Scan(&m.Conv, &m.Seq, &m.ID, &m.Content, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	m.From, m.Time = a.From, fromMS(created)
+	if !parley.IsGroupID(m.Conv) {
+		m.To = peerOf(m.Conv, a.From)
+	}
+	a.Message, a.Duplicate = m, true
+	return true, nil
 }
 
 // peerOf returns the other participant of a chat.
@@ -222,13 +270,16 @@ func (db *DB) Undelivered(ctx context.Context, username, conv string, after int6
 // Ack moves delivery cursors forward, clamped to each conversation's last
 // seq.
 func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		w := db.stmts.in(ctx, tx)
 		for _, c := range cursors {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (username, conv, seq)
-				SELECT ?, ?, min(?, coalesce((SELECT last_seq FROM conversations WHERE id = ?), 0))
-				WHERE true
-				ON CONFLICT (username, conv) DO UPDATE SET seq = max(seq, excluded.seq)`,
-				c.Username, c.Conv, c.Seq, c.Conv); err != nil {
+			last, err := db.lastSeq(ctx, w, c.Conv, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := w.stmt(stUpsertCursor).ExecContext(ctx, c.Username, c.Conv, min(c.Seq, last)); err != nil {
 				return err
 			}
 		}

@@ -125,10 +125,18 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
+		{"admin", cfg.AdminAddr, adminHandler()},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
 			continue
+		}
+		tls := cfg.TLSCert != ""
+		if l.name == "admin" {
+			if err := checkLoopback(l.addr); err != nil {
+				return err
+			}
+			tls = false
 		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
@@ -144,7 +152,7 @@ func (m *Main) Open(ctx context.Context) error {
 		m.addrs[l.name] = ln.Addr().String()
 		go func() {
 			var err error
-			if cfg.TLSCert != "" {
+			if tls {
 				err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 			} else {
 				err = srv.Serve(ln)
