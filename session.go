@@ -16,11 +16,14 @@ type Session struct {
 	ExpiresAt time.Time
 	// RevokedAt is zero while the session is active.
 	RevokedAt time.Time
+	// UserDisabled reports whether the session's user is disabled, which
+	// ends every session of theirs.
+	UserDisabled bool
 }
 
 // Active reports whether the session can still be used at now.
 func (s *Session) Active(now time.Time) bool {
-	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+	return s.RevokedAt.IsZero() && !s.UserDisabled && now.Before(s.ExpiresAt)
 }
 
 // SessionStore keeps sessions and the hashes of their refresh tokens.
@@ -29,6 +32,9 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session, refreshHash string) error
 	// Session returns one session, revoked or not, or ENOTFOUND.
 	Session(ctx context.Context, id string) (*Session, error)
+	// EndedSessions returns those of the given session IDs that are revoked,
+	// unknown, or belong to a disabled user.
+	EndedSessions(ctx context.Context, ids []string) ([]string, error)
 	// RotateRefresh replaces the refresh token with hash oldHash by newHash
 	// and extends the session to expiresAt. A token that was already rotated
 	// out is taken as stolen: the session is revoked, and it is returned

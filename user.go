@@ -55,6 +55,9 @@ func ValidatePassword(password string) error {
 type UserStore interface {
 	// CreateUser stores a new user; a taken username is ECONFLICT.
 	CreateUser(ctx context.Context, u *User) error
+	// CreateUsers stores many users in one transaction, skipping names
+	// that are taken (for seed data), and returns how many it created.
+	CreateUsers(ctx context.Context, users []*User) (int, error)
 	// User returns one user, or ENOTFOUND.
 	User(ctx context.Context, username string) (*User, error)
 	// Users lists users in username order, starting after the given name.

@@ -226,7 +226,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
-	if !sess.RevokedAt.IsZero() || sess.Username != id.Username {
+	if !sess.RevokedAt.IsZero() || sess.UserDisabled || sess.Username != id.Username {
 		return Identity{}, errToken
 	}
 	return id, nil

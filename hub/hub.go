@@ -29,6 +29,10 @@ type Config struct {
 	// PingInterval is how often every connection is pinged; a connection
 	// that has not answered the previous ping is dropped. Default 30s.
 	PingInterval time.Duration
+	// SessionCheck is how often the sessions of open connections are
+	// checked against the store, to close those that ended elsewhere.
+	// Default 30s.
+	SessionCheck time.Duration
 	// MaxBatch bounds how many sends one store transaction takes.
 	// Default 8192.
 	MaxBatch int
@@ -118,6 +122,9 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
+	if cfg.SessionCheck <= 0 {
+		cfg.SessionCheck = 30 * time.Second
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 8192
 	}
@@ -174,7 +181,8 @@ func New(cfg Config) (*Hub, error) {
 // at once; Shutdown stops them.
 func (h *Hub) Run() {
 	h.runOnce.Do(func() {
-		h.wg.Add(3 + len(h.fanout))
+		h.wg.Add(4 + len(h.fanout))
+		go h.sessionLoop()
 		go h.commitLoop()
 		go h.dispatchLoop()
 		go h.pingLoop()

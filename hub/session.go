@@ -1,6 +1,11 @@
 package hub
 
-import "github.com/parley-chat/parley"
+import (
+	"context"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
 
 // AllSessions, given to EndSession, closes every connection of the user.
 const AllSessions = "*"
@@ -12,5 +17,48 @@ func (h *Hub) EndSession(username, sessionID string) {
 	h.endSessionLocal(username, sessionID)
 	if h.bus != nil {
 		h.publishRemote(&parley.Event{Users: []string{username}, EndSession: sessionID})
+	}
+}
+
+// sessionLoop closes, every SessionCheck, the connections whose session
+// has ended without this node being told: revoked by another process
+// (parleyd users disable), or while the bus between nodes was down.
+func (h *Hub) sessionLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.SessionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.CheckSessions()
+	}
+}
+
+// CheckSessions closes the connections whose session has ended.
+func (h *Hub) CheckSessions() {
+	users := map[string]string{} // session -> user
+	for _, c := range h.allConns() {
+		users[c.session] = c.user
+	}
+	if len(users) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(users))
+	for id := range users {
+		ids = append(ids, id)
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
+	defer cancel()
+	ended, err := h.store.EndedSessions(ctx, ids)
+	if err != nil {
+		h.log.Error("checking sessions failed", "err", err)
+		return
+	}
+	for _, id := range ended {
+		h.log.Info("closing connections of an ended session", "user", users[id])
+		h.endSessionLocal(users[id], id)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -28,8 +29,7 @@ func (db *DB) CreateSession(ctx context.Context, s *parley.Session, refreshHash 
 
 // Session returns one session or ENOTFOUND.
 func (db *DB) Session(ctx context.Context, id string) (*parley.Session, error) {
-	s, err := scanSession(db.r.QueryRowContext(ctx,
-		`SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = ?`, id))
+	s, err := scanSession(db.r.QueryRowContext(ctx, sessionQuery+`WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, parley.Errorf(parley.ENOTFOUND, "no such session")
 	}
@@ -39,11 +39,14 @@ func (db *DB) Session(ctx context.Context, id string) (*parley.Session, error) {
 	return s, nil
 }
 
+const sessionQuery = `SELECT s.id, s.username, s.created_at, s.expires_at, s.revoked_at, coalesce(u.disabled, 1)
+	FROM sessions s LEFT JOIN users u ON u.username = s.username `
+
 func scanSession(row scanner) (*parley.Session, error) {
 	var s parley.Session
 	var created, expires int64
 	var revoked sql.NullInt64
-	if err := row.Scan(&s.ID, &s.Username, &created, &expires, &revoked); err != nil {
+	if err := row.Scan(&s.ID, &s.Username, &created, &expires, &revoked, &s.UserDisabled); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMS(created), fromMS(expires), nullMS(revoked)
@@ -66,8 +69,7 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, e
 		if err != nil {
 			return err
 		}
-		s, err = scanSession(tx.QueryRowContext(ctx,
-			`SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = ?`, sid))
+		s, err = scanSession(tx.QueryRowContext(ctx, sessionQuery+`WHERE s.id = ?`, sid))
 		if err != nil {
 			return err
 		}
@@ -138,4 +140,42 @@ func (db *DB) RevokeUserSessions(ctx context.Context, username string, now time.
 		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
 	}
 	return ids, nil
+}
+
+// EndedSessions returns the given sessions that are revoked, unknown or of
+// a disabled user.
+func (db *DB) EndedSessions(ctx context.Context, ids []string) ([]string, error) {
+	var ended []string
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := db.r.QueryContext(ctx, `SELECT s.id FROM sessions s JOIN users u ON u.username = s.username
+			WHERE s.id IN (`+placeholders(len(chunk))+`) AND s.revoked_at IS NULL AND NOT u.disabled`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: ended sessions: %w", err)
+		}
+		live := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: ended sessions: %w", err)
+			}
+			live[id] = true
+		}
+		rows.Close()
+		for _, id := range chunk {
+			if !live[id] {
+				ended = append(ended, id)
+			}
+		}
+	}
+	return ended, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }

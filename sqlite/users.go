@@ -27,6 +27,55 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 	return nil
 }
 
+// CreateUsers stores many accounts in one transaction, skipping taken
+// names.
+func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error) {
+	var created int
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO users (username, password_hash, created_at) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, u := range users {
+			res, err := st.ExecContext(ctx, u.Username, u.PasswordHash, ms(u.CreatedAt))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			created += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: create users: %w", err)
+	}
+	for _, u := range users {
+		db.users.add(u.Username)
+	}
+	return created, nil
+}
+
+// Stats counts what the database holds.
+func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
+	var st parley.Stats
+	err := db.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM users),
+		(SELECT count(*) FROM users WHERE disabled),
+		(SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?),
+		(SELECT count(*) FROM chats) / 2,
+		(SELECT count(*) FROM groups),
+		(SELECT coalesce(sum(last_seq), 0) FROM conversations)`, ms(now)).
+		Scan(&st.Users, &st.DisabledUsers, &st.ActiveSessions, &st.Chats, &st.Groups, &st.Messages)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	return &st, nil
+}
+
 // User returns one account or ENOTFOUND.
 func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 	u, err := scanUser(db.r.QueryRowContext(ctx,

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CursorsAndInbox", func(t *testing.T) { testCursorsAndInbox(t, open(t)) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
 	t.Run("GroupOwnership", func(t *testing.T) { testGroupOwnership(t, open(t)) })
+	t.Run("BulkAndStats", func(t *testing.T) { testBulkAndStats(t, open(t)) })
 }
 
 var (

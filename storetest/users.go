@@ -49,3 +49,72 @@ func testUsers(t *testing.T, s parley.Store) {
 		t.Fatalf("users page 2: got %v, %v", list, err)
 	}
 }
+
+func testBulkAndStats(t *testing.T, s parley.Store) {
+	mustUsers(t, s, "alice")
+	var batch []*parley.User
+	for _, n := range []string{"alice", "bob", "carol", "bob"} {
+		batch = append(batch, &parley.User{Username: n, PasswordHash: []byte("seed"), CreatedAt: t0})
+	}
+	n, err := s.CreateUsers(ctx, batch)
+	if err != nil || n != 2 {
+		t.Fatalf("create users: got %d, %v; want 2 (alice existed, bob listed twice)", n, err)
+	}
+	if n, err := s.CreateUsers(ctx, batch); err != nil || n != 0 {
+		t.Fatalf("again: got %d, %v; want 0", n, err)
+	}
+	if u, err := s.User(ctx, "carol"); err != nil || string(u.PasswordHash) != "seed" {
+		t.Fatalf("bulk user: got %+v, %v", u, err)
+	}
+	if u, _ := s.User(ctx, "alice"); string(u.PasswordHash) != "hash-alice" {
+		t.Fatal("bulk create overwrote an existing user")
+	}
+
+	for _, id := range []string{"s1", "s2", "s3"} {
+		user := "alice"
+		if id == "s3" {
+			user = "bob"
+		}
+		if err := s.CreateSession(ctx, &parley.Session{ID: id, Username: user, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, "r-"+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeSession(ctx, "s2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDisabled(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if sess, _ := s.Session(ctx, "s3"); !sess.UserDisabled || sess.Active(t0) {
+		t.Fatalf("a disabled user's session: got %+v", sess)
+	}
+	if sess, _ := s.Session(ctx, "s1"); sess.UserDisabled || !sess.Active(t0) {
+		t.Fatalf("an active session: got %+v", sess)
+	}
+	ended, err := s.EndedSessions(ctx, []string{"s1", "s2", "s3", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, id := range ended {
+		got[id] = true
+	}
+	if len(ended) != 3 || !got["s2"] || !got["s3"] || !got["nope"] {
+		t.Fatalf("ended sessions: got %v, want s2 (revoked), s3 (disabled user), nope (unknown)", ended)
+	}
+	if ended, err := s.EndedSessions(ctx, nil); err != nil || len(ended) != 0 {
+		t.Fatalf("no ids: got %v, %v", ended, err)
+	}
+
+	appendOK(t, s, direct("alice", "bob", "1", ""), direct("alice", "bob", "2", ""), direct("carol", "alice", "3", ""))
+	mustGroup(t, s, "g1", "alice", false, "bob")
+	appendOK(t, s, group("alice", "g1", "4", ""))
+	st, err := s.Stats(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parley.Stats{Users: 3, DisabledUsers: 1, ActiveSessions: 2, Chats: 2, Groups: 1, Messages: 4}
+	if *st != want {
+		t.Fatalf("stats: got %+v, want %+v", *st, want)
+	}
+}

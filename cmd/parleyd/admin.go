@@ -1,15 +1,36 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/parley-chat/parley/hub"
 )
 
-// adminHandler serves pprof. It is only ever bound to a loopback address.
-func adminHandler() http.Handler {
+// adminHandler serves pprof and the admin API that parleyd's commands use.
+// It is only ever bound to a loopback address.
+func adminHandler(h *hub.Hub) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /admin/end-sessions", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Username string `json:"username"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil || body.Username == "" {
+			http.Error(w, "want {\"username\"}", http.StatusBadRequest)
+			return
+		}
+		h.EndSession(body.Username, hub.AllSessions)
+		w.Write([]byte("{}"))
+	})
+	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
+		st := h.Stats()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"node": h.NodeName(), "users": st.Users, "connections": st.Connections})
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -112,10 +112,29 @@ func defaultConfig() Config {
 	}
 }
 
+// parseCommandConfig parses a command's flags (the server's settings, and
+// its own) and returns the remaining arguments.
+func parseCommandConfig(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet)) (Config, []string, error) {
+	var rest []string
+	cfg, err := parseFlags(name, args, lookup, stderr, func(fs *flag.FlagSet) {
+		if own != nil {
+			own(fs)
+		}
+	}, &rest)
+	return cfg, rest, err
+}
+
 // parseConfig reads the environment (through lookup, os.LookupEnv in
 // main), then the flags. An empty variable keeps the default, except for
 // the listener addresses, where empty turns the listener off.
 func parseConfig(name string, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, error) {
+	return parseFlags(name, args, lookup, stderr, nil, nil)
+}
+
+// parseFlags parses the settings plus a command's own flags; with rest
+// non-nil, arguments after the flags are returned there, and may be
+// interleaved with flags.
+func parseFlags(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet), rest *[]string) (Config, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -132,11 +151,21 @@ func parseConfig(name string, args []string, lookup func(string) (string, bool),
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n       %s migrate | seed | users | stats  (see %s COMMAND -h)\n\nFlags (each also read from the environment variable shown; flags win):\n", name, name, name)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	if own != nil {
+		own(fs)
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cfg, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if rest == nil {
+			return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		}
+		*rest = append(*rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	return cfg, cfg.validate()
 }

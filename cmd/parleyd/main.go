@@ -1,8 +1,10 @@
 // Command parleyd is the Parley chat server.
 //
-//	parleyd                 serve, on the embedded store in ./data by default
-//	parleyd -h              every setting, with its environment variable
-//	parleyd migrate         apply database migrations and exit
+//	parleyd                   serve, on the embedded store in ./data by default
+//	parleyd -h                every setting, with its environment variable
+//	parleyd migrate           apply database migrations and exit
+//	parleyd users list|disable|enable, parleyd stats
+//	parleyd seed users|chats|groups
 //
 // It is the only place that reads flags and the environment; it wires the
 // store, hub, transport and HTTP handlers together.
@@ -32,7 +34,7 @@ func main() {
 // graceful shutdown) or when a command finishes.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		return runCommand(ctx, args[0], args[1:], lookup, stdout, stderr)
+		return runCommand(ctx, args, lookup, stdout, stderr)
 	}
 	cfg, err := parseConfig("parleyd", args, lookup, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -50,26 +52,4 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
 	return m.Close(sctx)
-}
-
-// runCommand runs a subcommand.
-func runCommand(ctx context.Context, name string, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
-	switch name {
-	case "migrate":
-		cfg, err := parseConfig("parleyd migrate", args, lookup, stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		store, err := openStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "migrations applied")
-		return store.Close()
-	default:
-		return fmt.Errorf("unknown command %q (want migrate)", name)
-	}
 }

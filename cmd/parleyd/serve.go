@@ -125,7 +125,7 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
-		{"admin", cfg.AdminAddr, adminHandler()},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// command is a parleyd subcommand: it works on the store directly, so it
+// runs with the server up or down, and tells a running server (through
+// the admin listener) what it must act on at once.
+type command struct {
+	name, args, help string
+	// flags adds the command's own flags; run does the work.
+	flags func(fs *flag.FlagSet)
+	run   func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv is what a command runs with.
+type cmdEnv struct {
+	cfg    Config
+	store  parley.Store
+	stdout io.Writer
+}
+
+var seedOpts struct {
+	count, size, perUser int
+	prefix, password     string
+}
+
+var listOpts struct {
+	after string
+	limit int
+}
+
+var commands = []command{
+	{name: "migrate", help: "apply the database migrations and exit",
+		run: func(ctx context.Context, env *cmdEnv, _ []string) error {
+			fmt.Fprintln(env.stdout, "migrations applied")
+			return nil
+		}},
+	{name: "users list", help: "list accounts",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&listOpts.after, "after", "", "start after this username")
+			fs.IntVar(&listOpts.limit, "limit", 100, "how many")
+		},
+		run: usersList},
+	{name: "users disable", args: "NAME", help: "disable an account: its logins are refused and its sockets closed", run: usersDisable},
+	{name: "users enable", args: "NAME", help: "enable a disabled account", run: usersEnable},
+	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
+	{name: "seed users", help: "create accounts PREFIX00001.. (idempotent)", flags: seedFlags, run: seedUsers},
+	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedFlags, run: seedChats},
+	{name: "seed groups", help: "create -count groups of -size seeded users each (idempotent)", flags: seedFlags, run: seedGroups},
+}
+
+func seedFlags(fs *flag.FlagSet) {
+	fs.IntVar(&seedOpts.count, "count", 1000, "users: how many accounts; chats: how many seeded users to use; groups: how many groups")
+	fs.IntVar(&seedOpts.size, "size", 10, "groups: members per group")
+	fs.IntVar(&seedOpts.perUser, "per-user", 3, "chats: chats each user starts")
+	fs.StringVar(&seedOpts.prefix, "prefix", "user", "username prefix of seeded accounts")
+	fs.StringVar(&seedOpts.password, "password", "password", "password of every seeded account")
+}
+
+// runCommand runs "parleyd WORD [WORD] [flags] [ARGS]".
+func runCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	var cmd *command
+	for i := range commands {
+		c := &commands[i]
+		words := len(splitWords(c.name))
+		if len(args) >= words && joinWords(args[:words]) == c.name {
+			cmd, args = c, args[words:]
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintln(stderr, "commands:")
+		tw := tabwriter.NewWriter(stderr, 0, 4, 2, ' ', 0)
+		for _, c := range commands {
+			fmt.Fprintf(tw, "  parleyd %s %s\t%s\n", c.name, c.args, c.help)
+		}
+		tw.Flush()
+		return fmt.Errorf("unknown command %q", joinWords(args))
+	}
+	cfg, rest, err := parseCommandConfig("parleyd "+cmd.name, args, lookup, stderr, cmd.flags)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return cmd.run(ctx, &cmdEnv{cfg: cfg, store: store, stdout: stdout}, rest)
+}
+
+func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
+	users, err := env.store.Users(ctx, listOpts.after, listOpts.limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tCREATED\tLAST SEEN\tSTATUS")
+	for _, u := range users {
+		seen, status := "never", "active"
+		if !u.LastSeen.IsZero() {
+			seen = parley.FormatTime(u.LastSeen)
+		}
+		if u.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, parley.FormatTime(u.CreatedAt), seen, status)
+	}
+	return tw.Flush()
+}
+
+func oneName(args []string) (string, error) {
+	if len(args) != 1 {
+		return "", errors.New("give exactly one username")
+	}
+	return args[0], nil
+}
+
+func usersDisable(ctx context.Context, env *cmdEnv, args []string) error {
+	name, err := oneName(args)
+	if err != nil {
+		return err
+	}
+	if err := env.store.SetDisabled(ctx, name, true); err != nil {
+		return err
+	}
+	ids, err := env.store.RevokeUserSessions(ctx, name, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%s disabled; %d sessions ended\n", name, len(ids))
+	if env.cfg.AdminAddr == "" {
+		fmt.Fprintln(env.stdout, "no -admin-addr given: running servers close the user's sockets at their next session check (within 30 s)")
+		return nil
+	}
+	if err := adminPost(ctx, env.cfg.AdminAddr, "/admin/end-sessions", map[string]string{"username": name}); err != nil {
+		fmt.Fprintf(env.stdout, "could not reach the server's admin listener (%v); its sockets close at the next session check (within 30 s)\n", err)
+		return nil
+	}
+	fmt.Fprintln(env.stdout, "the user's sockets were closed")
+	return nil
+}
+
+func usersEnable(ctx context.Context, env *cmdEnv, args []string) error {
+	name, err := oneName(args)
+	if err != nil {
+		return err
+	}
+	if err := env.store.SetDisabled(ctx, name, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%s enabled\n", name)
+	return nil
+}
+
+func stats(ctx context.Context, env *cmdEnv, _ []string) error {
+	st, err := env.store.Stats(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"store": st}
+	if env.cfg.AdminAddr != "" {
+		var live map[string]any
+		if err := adminGet(ctx, env.cfg.AdminAddr, "/admin/stats", &live); err != nil {
+			out["live"] = "unreachable: " + err.Error()
+		} else {
+			out["live"] = live
+		}
+	}
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func seedName(i int) string { return fmt.Sprintf("%s%05d", seedOpts.prefix, i) }
+
+func seedUsers(ctx context.Context, env *cmdEnv, _ []string) error {
+	if err := parley.ValidateUsername(seedName(seedOpts.count)); err != nil {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	if err := parley.ValidatePassword(seedOpts.password); err != nil {
+		return err
+	}
+	// One hash for every seeded account: they share a password, and
+	// hashing each would make seeding take minutes.
+	svc, err := auth.New(auth.Config{Secret: make([]byte, auth.MinSecretBytes), BcryptCost: env.cfg.BcryptCost}, env.store)
+	if err != nil {
+		return err
+	}
+	hash, err := svc.HashPassword(seedOpts.password)
+	if err != nil {
+		return err
+	}
+	created, now := 0, time.Now()
+	for start := 1; start <= seedOpts.count; start += 1000 {
+		var batch []*parley.User
+		for i := start; i < start+1000 && i <= seedOpts.count; i++ {
+			batch = append(batch, &parley.User{Username: seedName(i), PasswordHash: hash, CreatedAt: now})
+		}
+		n, err := env.store.CreateUsers(ctx, batch)
+		if err != nil {
+			return err
+		}
+		created += n
+	}
+	fmt.Fprintf(env.stdout, "seeded users %s..%s: %d created, %d existed (password %q)\n",
+		seedName(1), seedName(seedOpts.count), created, seedOpts.count-created, seedOpts.password)
+	return nil
+}
+
+func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
+	n, k := seedOpts.count, min(seedOpts.perUser, seedOpts.count-1)
+	created, now := 0, time.Now()
+	var batch []*parley.Append
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := env.store.AppendMessages(ctx, batch); err != nil {
+			return err
+		}
+		for _, a := range batch {
+			if a.Err != nil {
+				return fmt.Errorf("seeding %s: %w (run seed users first)", a.Conv, a.Err)
+			}
+			if !a.Duplicate {
+				created++
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for i := 1; i <= n; i++ {
+		for d := 1; d <= k; d++ {
+			from, to := seedName(i), seedName((i-1+d)%n+1)
+			batch = append(batch, &parley.Append{
+				ClientID: "seed:" + to, From: from, To: to, Conv: parley.ChatID(from, to),
+				Content: "Hi " + to + ", this is " + from + ".", ID: "seed" + strconv.Itoa(i*1000+d), Time: now,
+			})
+		}
+		if len(batch) >= 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "seeded chats among %d users: %d created, %d existed\n", n, created, n*k-created)
+	return nil
+}
+
+func seedGroups(ctx context.Context, env *cmdEnv, _ []string) error {
+	users, err := env.store.Users(ctx, seedOpts.prefix, 1<<30)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, u := range users {
+		if len(u.Username) > len(seedOpts.prefix) && u.Username[:len(seedOpts.prefix)] == seedOpts.prefix {
+			names = append(names, u.Username)
+		}
+	}
+	if len(names) < seedOpts.size {
+		return fmt.Errorf("%d seeded users, fewer than -size %d: run seed users first", len(names), seedOpts.size)
+	}
+	created, now := 0, time.Now()
+	for g := 0; g < seedOpts.count; g++ {
+		members := make([]string, seedOpts.size)
+		for j := range members {
+			members[j] = names[(g*seedOpts.size+j)%len(names)]
+		}
+		grp := &parley.Group{ID: "gseed" + strconv.FormatInt(int64(g+1), 36), Name: fmt.Sprintf("Seed group %d", g+1), Owner: members[0], CreatedAt: now}
+		err := env.store.CreateGroup(ctx, grp, members[1:], now)
+		switch parley.ErrorCode(err) {
+		case "":
+			created++
+		case parley.ECONFLICT:
+		default:
+			return err
+		}
+	}
+	fmt.Fprintf(env.stdout, "seeded %d groups of %d: %d created, %d existed\n", seedOpts.count, seedOpts.size, created, seedOpts.count-created)
+	return nil
+}
+
+// adminPost and adminGet talk to a running server's admin listener.
+func adminPost(ctx context.Context, addr, path string, body any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return adminDo(req, nil)
+}
+
+func adminGet(ctx context.Context, addr, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	return adminDo(req, out)
+}
+
+func adminDo(req *http.Request, out any) error {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func splitWords(s string) []string { return strings.Fields(s) }
+
+func joinWords(w []string) string { return strings.Join(w, " ") }

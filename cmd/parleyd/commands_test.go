@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// runCmd runs a parleyd command with the given environment.
+func runCmd(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if err := run(context.Background(), args, lookup, &out, &errb); err != nil {
+		t.Fatalf("parleyd %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+func TestSeedAndAdminCommands(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.AdminAddr = "127.0.0.1:0" })
+	env := map[string]string{"PARLEY_DATA_DIR": s.Config.DataDir, "PARLEY_BCRYPT_COST": "4", "PARLEY_ADMIN_ADDR": s.Addr("admin")}
+
+	out := runCmd(t, env, "seed", "users", "-count", "30", "-prefix", "seed")
+	if !strings.Contains(out, "30 created") {
+		t.Fatalf("seed users: %s", out)
+	}
+	if out := runCmd(t, env, "seed", "users", "-count", "30", "-prefix", "seed"); !strings.Contains(out, "0 created, 30 existed") {
+		t.Fatalf("seed users again: %s", out)
+	}
+	if out := runCmd(t, env, "seed", "chats", "-count", "30", "-per-user", "2", "-prefix", "seed"); !strings.Contains(out, "60 created") {
+		t.Fatalf("seed chats: %s", out)
+	}
+	if out := runCmd(t, env, "seed", "chats", "-count", "30", "-per-user", "2", "-prefix", "seed"); !strings.Contains(out, "0 created, 60 existed") {
+		t.Fatalf("seed chats again: %s", out)
+	}
+	if out := runCmd(t, env, "seed", "groups", "-count", "5", "-size", "4", "-prefix", "seed"); !strings.Contains(out, "5 created") {
+		t.Fatalf("seed groups: %s", out)
+	}
+	if out := runCmd(t, env, "seed", "groups", "-count", "5", "-size", "4", "-prefix", "seed"); !strings.Contains(out, "0 created, 5 existed") {
+		t.Fatalf("seed groups again: %s", out)
+	}
+
+	// A seeded user logs in with the seed password and sees the seed.
+	ctx := context.Background()
+	tok, err := s.api.Login(ctx, "seed00001", "password")
+	if err != nil {
+		t.Fatalf("login as a seeded user: %v", err)
+	}
+	u := &user{name: "seed00001", pass: "password", tokens: tok}
+	c, init, _ := s.chat(u)
+	if len(init.Chats) != 4 || len(init.Groups) != 1 {
+		t.Fatalf("seeded INIT_DATA: %s", init.Raw)
+	}
+
+	var st struct {
+		Store struct {
+			Users, Chats, Groups, Messages int
+		} `json:"store"`
+		Live struct {
+			Users int `json:"users"`
+		} `json:"live"`
+	}
+	if err := json.Unmarshal([]byte(runCmd(t, env, "stats")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Store.Users != 30 || st.Store.Chats != 60 || st.Store.Groups != 5 || st.Store.Messages != 60 || st.Live.Users != 1 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if out := runCmd(t, env, "users", "list", "-limit", "2"); !strings.Contains(out, "seed00001") || !strings.Contains(out, "seed00002") || strings.Contains(out, "seed00003") {
+		t.Fatalf("users list: %s", out)
+	}
+
+	// Disabling closes the user's sockets at once and refuses logins.
+	if out := runCmd(t, env, "users", "disable", "seed00001"); !strings.Contains(out, "sockets were closed") {
+		t.Fatalf("disable: %s", out)
+	}
+	if code := c.closeCode(); code != 1008 {
+		t.Fatalf("close code %d, want 1008", code)
+	}
+	if _, err := s.api.Login(ctx, "seed00001", "password"); err == nil {
+		t.Fatal("a disabled user logged in")
+	}
+	if _, err := s.api.Dial(ctx, "chat", tok.Token); err == nil {
+		t.Fatal("a disabled user's token opened a socket")
+	}
+	if out := runCmd(t, env, "users", "list", "-limit", "1"); !strings.Contains(out, "disabled") {
+		t.Fatalf("users list after disable: %s", out)
+	}
+	runCmd(t, env, "users", "enable", "seed00001")
+	if _, err := s.api.Login(ctx, "seed00001", "password"); err != nil {
+		t.Fatalf("login after enable: %v", err)
+	}
+}
+
+func TestSessionSweep(t *testing.T) {
+	// Without the admin listener, a disabled user's sockets close at the
+	// next session check.
+	s := startServer(t, nil)
+	alice := s.newUser("alice")
+	c, _, _ := s.chat(alice)
+	env := map[string]string{"PARLEY_DATA_DIR": s.Config.DataDir}
+	runCmd(t, env, "users", "disable", alice.name)
+	s.hub.CheckSessions()
+	if code := c.closeCode(); code != 1008 {
+		t.Fatalf("close code %d, want 1008", code)
+	}
+}
