@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,6 +28,8 @@ type command struct {
 	// flags adds the command's own flags; run does the work.
 	flags func(fs *flag.FlagSet)
 	run   func(ctx context.Context, env *cmdEnv, args []string) error
+	// noStore commands run without opening the store.
+	noStore bool
 }
 
 // cmdEnv is what a command runs with.
@@ -59,6 +63,7 @@ var commands = []command{
 		run: usersList},
 	{name: "users disable", args: "NAME", help: "disable an account: its logins are refused and its sockets closed", run: usersDisable},
 	{name: "users enable", args: "NAME", help: "enable a disabled account", run: usersEnable},
+	{name: "health", help: "exit 0 if the server on -http-addr is ready (for container health checks)", run: health, noStore: true},
 	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
 	{name: "seed users", help: "create accounts PREFIX00001.. (idempotent)", flags: seedFlags, run: seedUsers},
 	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedFlags, run: seedChats},
@@ -100,12 +105,41 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	env := &cmdEnv{cfg: cfg, stdout: stdout}
+	if !cmd.noStore {
+		if env.store, err = openStore(ctx, cfg); err != nil {
+			return err
+		}
+		defer env.store.Close()
+	}
+	return cmd.run(ctx, env, rest)
+}
+
+// health asks the local server's /ready.
+func health(ctx context.Context, env *cmdEnv, _ []string) error {
+	host, port, err := net.SplitHostPort(env.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http address: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	c := &http.Client{Timeout: 3 * time.Second}
+	if env.cfg.TLSCert != "" {
+		scheme = "https"
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // our own loopback listener
+	}
+	resp, err := c.Get(scheme + "://" + net.JoinHostPort(host, port) + "/ready")
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	return cmd.run(ctx, &cmdEnv{cfg: cfg, store: store, stdout: stdout}, rest)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s", resp.Status)
+	}
+	fmt.Fprintln(env.stdout, "ready")
+	return nil
 }
 
 func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
