@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -89,6 +90,8 @@ type DialOptions struct {
 	TokenInQuery bool
 	// NoPong makes the connection ignore pings, to look dead.
 	NoPong bool
+	// TLSConfig is used for wss:// URLs (default: the system's roots).
+	TLSConfig *tls.Config
 }
 
 // Dial opens a WebSocket to url with an access token.
@@ -107,7 +110,7 @@ func Dial(ctx context.Context, url, token string, opts *DialOptions) (*Conn, *ht
 			h.Set("Authorization", "Bearer "+token)
 		}
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: opts.TLSConfig}
 	ws, resp, err := d.DialContext(ctx, url, h)
 	if err != nil {
 		return nil, resp, err

@@ -6,8 +6,9 @@ import (
 )
 
 // Lockout protects logins from guessing. Failures are counted per key (a
-// username, an address) over a window; past MaxFailures the key is locked
-// out for Base, doubling with each further failure up to Max. Successful
+// username, an address) over a window; the key is locked out for Base
+// once it reaches MaxFailures, doubling with each further
+// failure up to Max. Successful
 // logins never count, and a success does not clear the count (so that an
 // attacker who knows one password cannot reset the counter of another
 // account from the same address). A zero MaxFailures turns it off.
@@ -70,8 +71,8 @@ func (l *Lockout) Fail(keys ...string) {
 		}
 		f.trim(now, l.Window)
 		f.times = append(f.times, now)
-		if over := len(f.times) - l.MaxFailures; over > 0 {
-			d := l.Base << min(over-1, 30)
+		if over := len(f.times) - l.MaxFailures; over >= 0 {
+			d := l.Base << min(over, 30)
 			if d > l.Max || d <= 0 {
 				d = l.Max
 			}

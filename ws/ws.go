@@ -103,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 		ServerExecutor: func(f func()) { f() },
 		ReadBufferSize: 16 << 10,
 	})
+	// Text frames that are not UTF-8 reach the frame decoder, which answers
+	// ERROR invalid and keeps the socket open, as for any malformed frame.
+	engine.CheckUtf8 = func([]byte) bool { return true }
 	engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
 		if wsc, ok := c.Session().(*websocket.Conn); ok {
 			if s, ok := wsc.Session().(*socket); ok {
