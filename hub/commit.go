@@ -238,16 +238,10 @@ func (h *Hub) fanoutLoop(ch chan []delivery) {
 
 func (h *Hub) deliverLocal(ds []delivery) {
 	for _, d := range ds {
-		n := 0
 		for _, c := range h.connsOf(d.user) {
-			if c.id == d.except {
-				continue
+			if c.id != d.except {
+				c.deliver(d)
 			}
-			c.deliver(d)
-			n++
-		}
-		if d.kind != "" && n > 0 {
-			h.metrics.Delivered(d.kind, n, time.Since(d.at))
 		}
 	}
 }

@@ -49,9 +49,9 @@ type Conn struct {
 	// deliveries at or below it are duplicates, until coveredUntil.
 	covered      map[string]int64
 	coveredUntil time.Time
-	// unacked[conv] is the newest message written live and not yet
+	// unacked[conv] tracks messages written live and not yet
 	// acknowledged, for the ACK lag metric.
-	unacked  map[string]sent
+	unacked  map[string]*sent
 	closed   bool
 	closeWhy string
 
@@ -229,31 +229,55 @@ func (c *Conn) deliver(d delivery) {
 	}
 	if d.seq > 0 {
 		if c.unacked == nil {
-			c.unacked = make(map[string]sent)
+			c.unacked = make(map[string]*sent)
 		}
-		c.unacked[d.conv] = sent{d.seq, time.Now()}
+		now := time.Now()
+		if u := c.unacked[d.conv]; u != nil {
+			u.newSeq, u.newAt = d.seq, now
+		} else {
+			c.unacked[d.conv] = &sent{d.seq, now, d.seq, now}
+		}
 	}
 	c.mu.Unlock()
+	c.writeDelivery(d)
+}
+
+// writeDelivery writes a delivery, counting messages in the metrics.
+func (c *Conn) writeDelivery(d delivery) {
 	c.write(d.frame)
+	if d.kind != "" {
+		c.hub.metrics.Delivered(d.kind, 1, time.Since(d.at))
+	}
 }
 
-// sent records when a message was written to a connection.
+// sent records when the oldest and the newest unacknowledged messages of
+// a conversation were written to a connection.
 type sent struct {
-	seq int64
-	at  time.Time
+	oldSeq int64
+	oldAt  time.Time
+	newSeq int64
+	newAt  time.Time
 }
 
-// acked notes an ACK for the ACK lag metric.
+// acked notes an ACK for the ACK lag metric: the time since the oldest
+// message it covers was written. (Messages between the oldest and the
+// newest are not tracked one by one; after a partial ACK the newest stands
+// for them.)
 func (c *Conn) acked(conv string, seq int64) {
 	c.mu.Lock()
-	s, ok := c.unacked[conv]
-	if ok && seq >= s.seq {
+	u := c.unacked[conv]
+	if u == nil || seq < u.oldSeq {
+		c.mu.Unlock()
+		return
+	}
+	lag := time.Since(u.oldAt)
+	if seq >= u.newSeq {
 		delete(c.unacked, conv)
+	} else {
+		u.oldSeq, u.oldAt = u.newSeq, u.newAt
 	}
 	c.mu.Unlock()
-	if ok && seq >= s.seq {
-		c.hub.metrics.AckLag(time.Since(s.at))
-	}
+	c.hub.metrics.AckLag(lag)
 }
 
 // coverWindow is how long a connection drops deliveries that its offline
@@ -284,7 +308,7 @@ func (c *Conn) endSync(covered map[string]int64) {
 			if d.seq > 0 && d.seq <= covered[d.conv] {
 				continue
 			}
-			c.write(d.frame)
+			c.writeDelivery(d)
 		}
 	}
 }

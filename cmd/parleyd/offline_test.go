@@ -171,9 +171,11 @@ func TestLiveDuringSync(t *testing.T) {
 	cb.expect("INIT_DATA")
 	seen := map[int64]bool{}
 	var last int64
-	for len(seen) < before+during {
+	info := false
+	for len(seen) < before+during || !info {
 		f := cb.next()
 		if f.Type == "INFO" {
+			info = true
 			continue
 		}
 		if f.Type != "ONE_TO_ONE_CHAT" {
