@@ -105,6 +105,7 @@ func (h *Hub) commitLoop() {
 	defer close(h.stored)
 	t := time.NewTicker(ackFlushInterval)
 	defer t.Stop()
+	busy := false
 	for {
 		var first *commit
 		select {
@@ -120,6 +121,12 @@ func (h *Hub) commitLoop() {
 		}
 		batch := []*commit{first}
 		n := len(first.appends)
+		// Under load (the last batch was not alone), wait a moment for
+		// company; alone, commit at once.
+		var wait <-chan time.Time
+		if busy && h.cfg.CommitDelay > 0 {
+			wait = time.After(h.cfg.CommitDelay)
+		}
 	drain:
 		for n < h.cfg.MaxBatch {
 			select {
@@ -130,9 +137,22 @@ func (h *Hub) commitLoop() {
 				batch = append(batch, c)
 				n += len(c.appends)
 			default:
-				break drain
+				if wait == nil {
+					break drain
+				}
+				select {
+				case c, ok := <-h.commits:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, c)
+					n += len(c.appends)
+				case <-wait:
+					break drain
+				}
 			}
 		}
+		busy = len(batch) > 1
 		h.storeBatch(batch, n)
 	}
 }

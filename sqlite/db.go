@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -48,38 +47,6 @@ type DB struct {
 	stmts stmts
 	// seqs caches each conversation's last seq; guarded by wmu.
 	seqs map[string]int64
-
-	walPath       string
-	stop, stopped chan struct{}
-}
-
-// walLimit is the WAL size past which the checkpointer briefly holds off
-// writers to truncate it.
-const walLimit = 64 << 20
-
-// checkpointLoop copies the WAL into the database file in the background,
-// so that commits never pay for it: a passive checkpoint on a read
-// connection every half second, and a truncating one, between two
-// commits, when the WAL has grown past walLimit.
-func (db *DB) checkpointLoop() {
-	defer close(db.stopped)
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-db.stop:
-			return
-		case <-t.C:
-		}
-		if _, err := db.r.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-			continue
-		}
-		if fi, err := os.Stat(db.walPath); err == nil && fi.Size() > walLimit {
-			db.wmu.Lock()
-			db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-			db.wmu.Unlock()
-		}
-	}
 }
 
 var _ parley.Store = (*DB)(nil)
@@ -106,10 +73,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.now = time.Now
 	}
 	var err error
-	if db.w, err = openPool(cfg.Path, sync, 1, "wal_autocheckpoint(0)"); err != nil {
+	if db.w, err = openPool(cfg.Path, sync, 1); err != nil {
 		return nil, err
 	}
-	if db.r, err = openPool(cfg.Path, sync, cfg.ReadConns, "wal_autocheckpoint(0)"); err != nil {
+	if db.r, err = openPool(cfg.Path, sync, cfg.ReadConns); err != nil {
 		db.w.Close()
 		return nil, err
 	}
@@ -121,14 +88,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	db.walPath = cfg.Path + "-wal"
-	db.stop = make(chan struct{})
-	db.stopped = make(chan struct{})
-	go db.checkpointLoop()
 	return db, nil
 }
 
-func openPool(path, sync string, conns int, extra ...string) (*sql.DB, error) {
+func openPool(path, sync string, conns int) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -142,9 +105,6 @@ func openPool(path, sync string, conns int, extra ...string) (*sql.DB, error) {
 		"temp_store(MEMORY)",
 		"cache_size(-32000)",
 	} {
-		q.Add("_pragma", p)
-	}
-	for _, p := range extra {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -229,10 +189,6 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the database; the WAL is checkpointed by the last connection.
 func (db *DB) Close() error {
-	if db.stop != nil {
-		close(db.stop)
-		<-db.stopped
-	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	db.stmts.close()
