@@ -17,21 +17,24 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	mode := flag.String("mode", "", "server | client | report")
 	impl := flag.String("impl", "gorilla", "server implementation: "+strings.Join(implNames(), " | "))
 	addr := flag.String("addr", "127.0.0.1:9001", "server: WebSocket listen address (loopback only)")
+	maxLife := flag.Duration("maxlife", 10*time.Minute, "server: exit by itself after this long")
 	ctl := flag.String("ctl", "127.0.0.1:9101", "server: control listen address; client: control base URL")
 	var cc clientConfig
-	flag.StringVar(&cc.test, "test", "idle", "client: idle | tput")
+	flag.StringVar(&cc.test, "test", "idle", "client: idle | tput (window, as fast as echoes return) | paced (fixed total -rate)")
 	flag.StringVar(&cc.url, "url", "ws://127.0.0.1:9001/ws", "client: server URL")
 	flag.IntVar(&cc.pid, "pid", 0, "client: server pid (for /proc/<pid>/status and /proc/<pid>/stat)")
 	flag.IntVar(&cc.n, "n", 15000, "client: number of connections")
-	flag.DurationVar(&cc.hold, "hold", 10e9, "client idle: how long to hold the idle connections")
-	flag.DurationVar(&cc.dur, "dur", 10e9, "client tput: measured duration")
-	flag.DurationVar(&cc.warmup, "warmup", 2e9, "client tput: warm-up before measuring")
+	flag.DurationVar(&cc.hold, "hold", 10*time.Second, "client idle: how long to hold the idle connections")
+	flag.DurationVar(&cc.dur, "dur", 10*time.Second, "client tput: measured duration")
+	flag.DurationVar(&cc.warmup, "warmup", 2*time.Second, "client tput: warm-up before measuring")
+	flag.Float64Var(&cc.rate, "rate", 30000, "client paced: total messages/s offered across all connections")
 	flag.IntVar(&cc.window, "window", 8, "client tput: messages in flight per connection")
 	flag.IntVar(&cc.srcIPs, "srcips", 16, "client: number of source addresses 127.0.0.10.. to spread ephemeral ports")
 	flag.IntVar(&cc.dialers, "dialers", 64, "client: concurrent dialing goroutines")
@@ -41,7 +44,7 @@ func main() {
 	raiseNofile()
 	switch *mode {
 	case "server":
-		if err := runServer(*impl, *addr, *ctl); err != nil {
+		if err := runServer(*impl, *addr, *ctl, *maxLife); err != nil {
 			log.Fatalf("server %s: %v", *impl, err)
 		}
 	case "client":
@@ -112,4 +115,22 @@ func procCPU(pid int) (float64, error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
 	st, _ := strconv.ParseInt(f[12], 10, 64) // field 15
 	return float64(ut+st) / clockTicks, nil
+}
+
+// machineBusy returns the CPU seconds all cores spent not idle, from /proc/stat.
+func machineBusy() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var busy int64
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest times are already in user
+			continue
+		}
+		busy += v
+	}
+	return float64(busy) / clockTicks, nil
 }

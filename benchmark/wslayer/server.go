@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -27,12 +28,13 @@ import (
 // Every server echoes each text message back on the same connection.
 // Each impl returns after it has started serving addr in the background.
 var impls = map[string]func(addr string) error{
-	"gorilla":      serveGorillaClassic,
-	"gorilla-lean": serveGorillaLean,
-	"gws":          serveGWS,
-	"nbio-std":     serveNbioStd,
-	"nbio":         serveNbioEngine,
-	"gnet-gobwas":  serveGnetGobwas,
+	"gorilla":             serveGorillaClassic,
+	"gorilla-lean":        serveGorillaLean,
+	"gorilla-lean-inline": serveGorillaLeanInline,
+	"gws":                 serveGWS,
+	"nbio-std":            serveNbioStd,
+	"nbio":                serveNbioEngine,
+	"gnet-gobwas":         serveGnetGobwas,
 }
 
 func implNames() []string {
@@ -46,20 +48,24 @@ func implNames() []string {
 
 var openConns atomic.Int64 // WebSocket connections currently open (maintained by each impl)
 
-func runServer(impl, addr, ctl string) error {
+func runServer(impl, addr, ctl string, maxLife time.Duration) error {
 	start, ok := impls[impl]
 	if !ok {
 		return fmt.Errorf("unknown impl %q", impl)
 	}
 	// Control endpoint on its own std listener, identical for every impl.
 	mux := http.NewServeMux()
-	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
-		debug.FreeOSMemory()
+	stats := func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]int64{
 			"goroutines": int64(runtime.NumGoroutine()),
 			"conns":      openConns.Load(),
 		})
+	}
+	mux.HandleFunc("/stats", stats)
+	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		stats(w, r)
 	})
 	ln, err := net.Listen("tcp", ctl)
 	if err != nil {
@@ -69,11 +75,11 @@ func runServer(impl, addr, ctl string) error {
 	if err := start(addr); err != nil {
 		return err
 	}
-	log.Printf("server impl=%s ws=%s ctl=%s pid=%d", impl, addr, ctl, pidSelf())
-	select {} // runs until killed
+	log.Printf("server impl=%s ws=%s ctl=%s pid=%d", impl, addr, ctl, os.Getpid())
+	time.Sleep(maxLife) // normally killed by run.sh long before this
+	log.Printf("server: -maxlife %v reached, exiting", maxLife)
+	return nil
 }
-
-func pidSelf() int { return syscallGetpid() }
 
 // serveStd runs a plain net/http server on addr with h at /ws.
 func serveStd(addr string, h http.HandlerFunc) error {
@@ -121,15 +127,19 @@ func serveGorillaClassic(addr string) error {
 }
 
 // 2. gorilla/websocket, lean: small read buffer, write buffer taken from a
-// pool only while writing, and one goroutine (the HTTP handler's) that reads
-// and writes the echo itself. A chat server would guard writes with a mutex.
-func serveGorillaLean(addr string) error {
+// pool only while writing, and one goroutine per connection that reads and
+// writes the echo itself (a chat server would guard writes with a mutex).
+// The read loop runs in a fresh goroutine so that the HTTP handler returns and
+// net/http's per-connection state (its 4 KiB bufio.Reader, the grown stack of
+// conn.serve) is freed; "gorilla-lean-inline" keeps the loop in the handler
+// goroutine to show what that costs.
+func serveGorillaLean(addr string) error { return gorillaLean(addr, false) }
+
+func serveGorillaLeanInline(addr string) error { return gorillaLean(addr, true) }
+
+func gorillaLean(addr string, inline bool) error {
 	up := gorilla.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
-	return serveStd(addr, func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
+	loop := func(c *gorilla.Conn) {
 		openConns.Add(1)
 		defer func() { c.Close(); openConns.Add(-1) }()
 		for {
@@ -141,14 +151,25 @@ func serveGorillaLean(addr string) error {
 				return
 			}
 		}
+	}
+	return serveStd(addr, func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		if inline {
+			loop(c)
+		} else {
+			go loop(c)
+		}
 	})
 }
 
 // 3. lxzan/gws, as its README documents: Upgrade, then go socket.ReadLoop().
 type gwsEcho struct{ gws.BuiltinEventHandler }
 
-func (gwsEcho) OnOpen(*gws.Conn)            { openConns.Add(1) }
-func (gwsEcho) OnClose(*gws.Conn, error)    { openConns.Add(-1) }
+func (gwsEcho) OnOpen(*gws.Conn)         { openConns.Add(1) }
+func (gwsEcho) OnClose(*gws.Conn, error) { openConns.Add(-1) }
 func (gwsEcho) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	_ = c.WriteMessage(m.Opcode, m.Bytes())
@@ -308,20 +329,33 @@ func gnetEchoFrame(c gnet.Conn, buf []byte) (int, error) {
 	}
 	payload := buf[hl:total] // valid until Discard; unmasked in place
 	ws.Cipher(payload, h.Mask, 0)
-	switch h.OpCode {
+	op := h.OpCode
+	switch op {
 	case ws.OpText, ws.OpBinary:
-		out := ws.Header{Fin: true, OpCode: h.OpCode, Length: plen}
-		if err := ws.WriteHeader(c, out); err != nil {
-			return 0, err
-		}
-		if _, err := c.Write(payload); err != nil {
-			return 0, err
-		}
 	case ws.OpPing:
-		_ = ws.WriteHeader(c, ws.Header{Fin: true, OpCode: ws.OpPong, Length: plen})
-		_, _ = c.Write(payload)
+		op = ws.OpPong
 	case ws.OpClose:
 		return 0, io.EOF
+	default:
+		return total, nil
+	}
+	// Server frames are unmasked: header and payload go out in one writev.
+	var hdr [10]byte
+	hdr[0] = 0x80 | byte(op)
+	n := 2
+	switch {
+	case plen < 126:
+		hdr[1] = byte(plen)
+	case plen <= 0xffff:
+		hdr[1], hdr[2], hdr[3], n = 126, byte(plen>>8), byte(plen), 4
+	default:
+		hdr[1], n = 127, 10
+		for i := 0; i < 8; i++ {
+			hdr[9-i] = byte(plen >> (8 * i))
+		}
+	}
+	if _, err := c.Writev([][]byte{hdr[:n], payload}); err != nil {
+		return 0, err
 	}
 	return total, nil
 }
