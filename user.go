@@ -62,8 +62,9 @@ type UserStore interface {
 	User(ctx context.Context, username string) (*User, error)
 	// Users lists users in username order, starting after the given name.
 	Users(ctx context.Context, after string, limit int) ([]*User, error)
-	// SetLastSeen records when the user's last connection closed.
-	SetLastSeen(ctx context.Context, username string, t time.Time) error
+	// SetLastSeen records, for each user, when their last connection
+	// closed; unknown users are ignored.
+	SetLastSeen(ctx context.Context, seen map[string]time.Time) error
 	// SetDisabled disables or enables an account; ENOTFOUND if unknown.
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 }

@@ -19,7 +19,8 @@ type commit struct {
 	err  error
 }
 
-// ackFlushInterval is how often acknowledged cursors are written. An ACK
+// ackFlushInterval is how often acknowledged cursors (and last-seen times)
+// are written. An ACK
 // takes effect at once for this node's connections (offline delivery
 // reads through pendingAcks); only its durability waits, and an ACK lost
 // in a crash means a message is delivered again, never lost.
@@ -80,6 +81,52 @@ func (h *Hub) flushAcks(username string) error {
 	return err
 }
 
+// lastSeen records when a user went offline, to be stored with the next
+// flush: connections come and go by the hundred per second, and one
+// transaction per departure would crowd out the messages.
+func (h *Hub) lastSeen(username string, at time.Time) {
+	h.ackMu.Lock()
+	h.seen[username] = at
+	h.ackMu.Unlock()
+}
+
+// seenOf returns a user's last-seen time: the pending one if there is
+// one, else the stored one.
+func (h *Hub) seenOf(username string, stored time.Time) time.Time {
+	h.ackMu.Lock()
+	defer h.ackMu.Unlock()
+	if t, ok := h.seen[username]; ok && t.After(stored) {
+		return t
+	}
+	return stored
+}
+
+// flushDeferred stores the pending ACKs and last-seen times.
+func (h *Hub) flushDeferred() {
+	h.flushAcks("")
+	h.ackMu.Lock()
+	seen := h.seen
+	if len(seen) > 0 {
+		h.seen = make(map[string]time.Time)
+	}
+	h.ackMu.Unlock()
+	if len(seen) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.store.SetLastSeen(ctx, seen); err != nil {
+		h.log.Error("storing last-seen times failed; will retry", "users", len(seen), "err", err)
+		h.ackMu.Lock()
+		for u, t := range seen {
+			if _, newer := h.seen[u]; !newer {
+				h.seen[u] = t
+			}
+		}
+		h.ackMu.Unlock()
+	}
+}
+
 // delivery is one frame for one user's connections on this node.
 type delivery struct {
 	user   string
@@ -111,12 +158,12 @@ func (h *Hub) commitLoop() {
 		select {
 		case c, ok := <-h.commits:
 			if !ok {
-				h.flushAcks("")
+				h.flushDeferred()
 				return
 			}
 			first = c
 		case <-t.C:
-			h.flushAcks("")
+			h.flushDeferred()
 			continue
 		}
 		batch := []*commit{first}

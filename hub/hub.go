@@ -93,6 +93,7 @@ type Hub struct {
 
 	ackMu sync.Mutex
 	acks  map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
+	seen  map[string]time.Time        // user -> last seen, not yet stored
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -170,6 +171,7 @@ func New(cfg Config) (*Hub, error) {
 		stored:   make(chan storedBatch, 64),
 		work:     make(chan func()),
 		acks:     make(map[string]map[string]int64),
+		seen:     make(map[string]time.Time),
 	}
 	if h.presence == nil {
 		h.presence = NewLocalPresence()

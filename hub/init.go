@@ -40,7 +40,7 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 			ChatID:   ch.ChatID,
 			With:     ch.With,
 			Status:   statuses[i],
-			LastSeen: lastSeen(statuses[i], ch.WithLastSeen, now),
+			LastSeen: lastSeen(statuses[i], h.seenOf(ch.With, ch.WithLastSeen), now),
 			LastSeq:  ch.LastSeq,
 			Unread:   ch.Unread,
 		}

@@ -85,9 +85,7 @@ func (h *Hub) PresenceChanged(ctx context.Context, username string, online bool,
 	status := protocol.StatusOnline
 	if !online {
 		status = protocol.StatusOffline
-		if err := h.store.SetLastSeen(ctx, username, at); err != nil {
-			h.log.Error("recording last seen failed", "user", username, "err", err)
-		}
+		h.lastSeen(username, at)
 	}
 	contacts, err := h.store.Contacts(ctx, username)
 	if err != nil {
@@ -147,7 +145,7 @@ func (c *Conn) sendContactsPresence(ctx context.Context) error {
 			Type:     protocol.TypePresenceUpdate,
 			Username: ch.With,
 			Status:   statuses[i],
-			LastSeen: lastSeen(statuses[i], ch.WithLastSeen, now),
+			LastSeen: lastSeen(statuses[i], c.hub.seenOf(ch.With, ch.WithLastSeen), now),
 		}))
 	}
 	return nil

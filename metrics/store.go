@@ -78,7 +78,7 @@ func (s *timedStore) Members(ctx context.Context, id string) ([]parley.Member, e
 	return s.Store.Members(ctx, id)
 }
 
-func (s *timedStore) SetLastSeen(ctx context.Context, username string, t time.Time) error {
+func (s *timedStore) SetLastSeen(ctx context.Context, seen map[string]time.Time) error {
 	defer s.since("set_last_seen", time.Now())
-	return s.Store.SetLastSeen(ctx, username, t)
+	return s.Store.SetLastSeen(ctx, seen)
 }

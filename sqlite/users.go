@@ -123,9 +123,26 @@ func scanUser(row scanner) (*parley.User, error) {
 	return &u, nil
 }
 
-// SetLastSeen records when the user's last connection closed.
-func (db *DB) SetLastSeen(ctx context.Context, username string, t time.Time) error {
-	return db.updateUser(ctx, "set last seen", `UPDATE users SET last_seen = ? WHERE username = ?`, ms(t), username)
+// SetLastSeen records when users' last connections closed, in one
+// transaction.
+func (db *DB) SetLastSeen(ctx context.Context, seen map[string]time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE users SET last_seen = ? WHERE username = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for u, t := range seen {
+			if _, err := st.ExecContext(ctx, ms(t), u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set last seen: %w", err)
+	}
+	return nil
 }
 
 // SetDisabled disables or enables an account.

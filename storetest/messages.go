@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -280,7 +281,7 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 	if len(in.Chats) != 1 || in.Chats[0].Unread != 1 || in.Chats[0].With != "bob" {
 		t.Fatalf("alice's chat: got %+v", in.Chats)
 	}
-	if err := s.SetLastSeen(ctx, "bob", t0); err != nil {
+	if err := s.SetLastSeen(ctx, map[string]time.Time{"bob": t0}); err != nil {
 		t.Fatal(err)
 	}
 	if in, _ := s.Inbox(ctx, "alice"); !in.Chats[0].WithLastSeen.Equal(t0) {
