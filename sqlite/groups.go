@@ -12,6 +12,7 @@ import (
 
 // CreateGroup stores a group with its owner and members.
 func (db *DB) CreateGroup(ctx context.Context, g *parley.Group, members []string, now time.Time) error {
+	ctx = noCancel(ctx)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		for _, m := range members {
 			ok, err := db.userExists(ctx, tx, m)
@@ -64,6 +65,7 @@ func addMember(ctx context.Context, tx *sql.Tx, groupID, username string, now ti
 
 // Group returns one group or ENOTFOUND.
 func (db *DB) Group(ctx context.Context, id string) (*parley.Group, error) {
+	ctx = noCancel(ctx)
 	g, err := loadGroup(ctx, db.r, id)
 	if err != nil && parley.ErrorCode(err) == parley.EINTERNAL {
 		return nil, fmt.Errorf("sqlite: group: %w", err)
@@ -88,6 +90,7 @@ func loadGroup(ctx context.Context, q querier, id string) (*parley.Group, error)
 
 // Members lists a group's members, earliest membership first.
 func (db *DB) Members(ctx context.Context, id string) ([]parley.Member, error) {
+	ctx = noCancel(ctx)
 	rows, err := db.r.QueryContext(ctx, `SELECT username, joined_at FROM group_members WHERE group_id = ? ORDER BY ord`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: members: %w", err)
@@ -108,6 +111,7 @@ func (db *DB) Members(ctx context.Context, id string) ([]parley.Member, error) {
 
 // JoinGroup makes username a member of an open group.
 func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time) (bool, error) {
+	ctx = noCancel(ctx)
 	return db.changeMembers(ctx, "join group", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
@@ -122,6 +126,7 @@ func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time)
 
 // AddMember makes username a member on behalf of by.
 func (db *DB) AddMember(ctx context.Context, id, by, username string, now time.Time) (bool, error) {
+	ctx = noCancel(ctx)
 	return db.changeMembers(ctx, "add member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
@@ -164,6 +169,7 @@ func join(ctx context.Context, tx *sql.Tx, g *parley.Group, username string, now
 
 // RemoveMember ends a membership and returns the owner after the change.
 func (db *DB) RemoveMember(ctx context.Context, id, by, username string, now time.Time) (string, error) {
+	ctx = noCancel(ctx)
 	var owner string
 	_, err := db.changeMembers(ctx, "remove member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
@@ -215,6 +221,7 @@ func (db *DB) changeMembers(ctx context.Context, op string, fn func(*sql.Tx) (bo
 // IsMember reports whether username is a member of group id; a missing
 // group is ENOTFOUND.
 func (db *DB) IsMember(ctx context.Context, id, username string) (bool, error) {
+	ctx = noCancel(ctx)
 	if _, err := db.Group(ctx, id); err != nil {
 		return false, err
 	}

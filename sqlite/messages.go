@@ -18,6 +18,7 @@ import (
 // seq in memory (db.seqs, under the write lock): a new message is one
 // INSERT, and each conversation's row is written once per batch.
 func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error {
+	ctx = noCancel(ctx)
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	now := db.now()
@@ -213,6 +214,7 @@ func groupMembers(ctx context.Context, q querier, groupID string) ([]string, err
 
 // History returns a page of a conversation; see parley.MessageStore.
 func (db *DB) History(ctx context.Context, conv string, p parley.Page) ([]parley.Message, bool, error) {
+	ctx = noCancel(ctx)
 	var rows *sql.Rows
 	var err error
 	const cols = `SELECT seq, id, sender, content, created_at FROM messages WHERE conv = ? `
@@ -255,6 +257,7 @@ func scanMessages(rows *sql.Rows, conv string) ([]parley.Message, error) {
 
 // Undelivered returns messages above a cursor that username did not send.
 func (db *DB) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
+	ctx = noCancel(ctx)
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, id, sender, content, created_at FROM messages
 		WHERE conv = ? AND seq > ? AND sender <> ? ORDER BY seq LIMIT ?`, conv, after, username, limit)
 	if err != nil {
@@ -270,6 +273,7 @@ func (db *DB) Undelivered(ctx context.Context, username, conv string, after int6
 // Ack moves delivery cursors forward, clamped to each conversation's last
 // seq.
 func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
+	ctx = noCancel(ctx)
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -293,6 +297,7 @@ func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
 
 // Inbox lists a user's chats and groups with their unread counts.
 func (db *DB) Inbox(ctx context.Context, username string) (*parley.Inbox, error) {
+	ctx = noCancel(ctx)
 	in := &parley.Inbox{Chats: []parley.ChatSummary{}, Groups: []parley.GroupSummary{}}
 	rows, err := db.r.QueryContext(ctx, `SELECT c.chat_id, c.peer, u.last_seen, coalesce(v.last_seq, 0), coalesce(k.seq, 0)
 		FROM chats c
@@ -370,6 +375,7 @@ func (db *DB) unread(ctx context.Context, username, conv string, cursor, last in
 
 // Contacts lists the users who share a one-to-one chat with username.
 func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
+	ctx = noCancel(ctx)
 	rows, err := db.r.QueryContext(ctx, `SELECT peer FROM chats WHERE username = ? ORDER BY peer`, username)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: contacts: %w", err)

@@ -13,6 +13,7 @@ import (
 
 // CreateSession stores a new session and its first refresh token hash.
 func (db *DB) CreateSession(ctx context.Context, s *parley.Session, refreshHash string) error {
+	ctx = noCancel(ctx)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, username, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 			s.ID, s.Username, ms(s.CreatedAt), ms(s.ExpiresAt)); err != nil {
@@ -29,6 +30,7 @@ func (db *DB) CreateSession(ctx context.Context, s *parley.Session, refreshHash 
 
 // Session returns one session or ENOTFOUND.
 func (db *DB) Session(ctx context.Context, id string) (*parley.Session, error) {
+	ctx = noCancel(ctx)
 	s, err := scanSession(db.r.QueryRowContext(ctx, sessionQuery+`WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, parley.Errorf(parley.ENOTFOUND, "no such session")
@@ -57,6 +59,7 @@ var errRefresh = parley.Errorf(parley.EUNAUTHORIZED, "refresh token is invalid, 
 
 // RotateRefresh swaps a refresh token for a new one; see parley.SessionStore.
 func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*parley.Session, error) {
+	ctx = noCancel(ctx)
 	var s *parley.Session
 	var stolen bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -108,6 +111,7 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, e
 
 // RevokeSession ends a session.
 func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	ctx = noCancel(ctx)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(now), id)
 		return err
@@ -120,6 +124,7 @@ func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time) error
 
 // RevokeUserSessions ends every active session of a user.
 func (db *DB) RevokeUserSessions(ctx context.Context, username string, now time.Time) ([]string, error) {
+	ctx = noCancel(ctx)
 	var ids []string
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL RETURNING id`, ms(now), username)
@@ -145,6 +150,7 @@ func (db *DB) RevokeUserSessions(ctx context.Context, username string, now time.
 // EndedSessions returns the given sessions that are revoked, unknown or of
 // a disabled user.
 func (db *DB) EndedSessions(ctx context.Context, ids []string) ([]string, error) {
+	ctx = noCancel(ctx)
 	var ended []string
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]

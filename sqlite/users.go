@@ -12,6 +12,7 @@ import (
 
 // CreateUser stores a new account; a taken username is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
+	ctx = noCancel(ctx)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)`,
 			u.Username, u.PasswordHash, ms(u.CreatedAt))
@@ -30,6 +31,7 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 // CreateUsers stores many accounts in one transaction, skipping taken
 // names.
 func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error) {
+	ctx = noCancel(ctx)
 	var created int
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO users (username, password_hash, created_at) VALUES (?, ?, ?)`)
@@ -61,6 +63,7 @@ func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error
 
 // Stats counts what the database holds.
 func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
+	ctx = noCancel(ctx)
 	var st parley.Stats
 	err := db.r.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM users),
@@ -78,6 +81,7 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 
 // User returns one account or ENOTFOUND.
 func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
+	ctx = noCancel(ctx)
 	u, err := scanUser(db.r.QueryRowContext(ctx,
 		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username = ?`, username))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,6 +96,7 @@ func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 
 // Users lists accounts in username order after the given name.
 func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.User, error) {
+	ctx = noCancel(ctx)
 	rows, err := db.r.QueryContext(ctx,
 		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username > ? ORDER BY username LIMIT ?`, after, limit)
 	if err != nil {
@@ -126,6 +131,7 @@ func scanUser(row scanner) (*parley.User, error) {
 // SetLastSeen records when users' last connections closed, in one
 // transaction.
 func (db *DB) SetLastSeen(ctx context.Context, seen map[string]time.Time) error {
+	ctx = noCancel(ctx)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE users SET last_seen = ? WHERE username = ?`)
 		if err != nil {
@@ -147,6 +153,7 @@ func (db *DB) SetLastSeen(ctx context.Context, seen map[string]time.Time) error 
 
 // SetDisabled disables or enables an account.
 func (db *DB) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	ctx = noCancel(ctx)
 	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = ? WHERE username = ?`, disabled, username)
 }
 

@@ -19,6 +19,7 @@ import (
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
 	"github.com/parley-chat/parley/metrics"
+	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/ratelimit"
 	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
@@ -50,12 +51,24 @@ func NewMain(cfg Config, w io.Writer) *Main {
 	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
 }
 
-// openStore opens the configured store, applying its migrations.
+// openStore opens the configured store, applying its migrations:
+// PostgreSQL when a URL is given, else the embedded SQLite database.
 func openStore(ctx context.Context, cfg Config) (parley.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
+	if cfg.PostgresURL != "" {
+		return postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
+	}
 	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "parley.db"), Synchronous: cfg.SQLiteSync})
+}
+
+// storeName names the configured store in logs.
+func storeName(cfg Config) string {
+	if cfg.PostgresURL != "" {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // Open starts the server: store, hub, transport and listeners.
@@ -163,7 +176,7 @@ func (m *Main) Open(ctx context.Context) error {
 		}()
 		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
 	}
-	m.Logger.Info("parleyd started", "version", parley.Version, "store", "sqlite", "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "data_dir", cfg.DataDir, "node", m.hub.NodeName())
 	return nil
 }
 
