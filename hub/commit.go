@@ -65,6 +65,10 @@ func (h *Hub) takeAcks(username string) []parley.Cursor {
 // flushAcks stores the pending cursors of one user (or all, with ""); on
 // failure they are kept for the next flush.
 func (h *Hub) flushAcks(username string) error {
+	// One flush at a time, so that a connection's flush of its user's ACKs
+	// also waits for a flush already storing them.
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
 	cursors := h.takeAcks(username)
 	if len(cursors) == 0 {
 		return nil

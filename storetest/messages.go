@@ -17,6 +17,12 @@ func testAppendOneToOne(t *testing.T, s parley.Store) {
 		t.Fatalf("seqs: got %d %d %d, want 1 2 1", a1.Message.Seq, a2.Message.Seq, a3.Message.Seq)
 	}
 	m := a2.Message
+	if m.Time.Location() != time.UTC || m.Time.Nanosecond()%int(time.Millisecond) != 0 {
+		t.Fatalf("times are UTC with millisecond precision: got %v", m.Time)
+	}
+	if h, _, _ := s.History(ctx, m.Conv, parley.Page{Before: 3, Limit: 1}); len(h) != 1 || !h[0].Time.Equal(m.Time) || h[0].Time.Location() != time.UTC {
+		t.Fatalf("stored time: got %v, want %v", h, m.Time)
+	}
 	if m.ID != a2.ID || m.Conv != "alice-bob" || m.From != "bob" || m.To != "alice" || m.Content != "hello" || m.Time.IsZero() {
 		t.Fatalf("stored message: got %+v", m)
 	}
@@ -60,6 +66,13 @@ func testAppendIdempotent(t *testing.T, s parley.Store) {
 	if !again.Duplicate || again.Message.ID != first.Message.ID || again.Message.Seq != 1 || again.Message.Conv != "alice-bob" ||
 		again.Message.Content != "once" || again.Message.To != "bob" || len(again.Recipients) != 0 {
 		t.Fatalf("repeat: got %+v dup=%v recipients=%v", again.Message, again.Duplicate, again.Recipients)
+	}
+
+	// A valid repeat in a later batch, through the stored key.
+	valid := direct("alice", "bob", "once", "k1")
+	appendOK(t, s, valid)
+	if !valid.Duplicate || valid.Message.ID != first.Message.ID || valid.Message.Seq != 1 || !valid.Message.Time.Equal(first.Message.Time) {
+		t.Fatalf("valid repeat: got %+v dup=%v", valid.Message, valid.Duplicate)
 	}
 
 	// A repeat within one batch.
