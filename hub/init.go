@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/protocol"
@@ -50,9 +51,21 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 	}
 	c.write(protocol.Encode(init))
 
-	// covered[conv] is the highest seq this pass accounts for: everything
-	// up to the conversation's last seq at the time of the inbox, and any
-	// later message the offline query returned.
+	covered, err := c.sendOffline(ctx, in)
+	if err != nil {
+		return err
+	}
+	c.endSync(covered)
+	return nil
+}
+
+// sendOffline sends every message above the user's cursors (the oldest
+// MaxOfflinePerConv per conversation) as an offline message, then INFO
+// offline_delivered. It returns, per conversation, the highest seq it
+// accounts for: everything up to the conversation's last seq at the time
+// of the inbox, and any later message the offline query returned.
+func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox) (map[string]int64, error) {
+	h := c.hub
 	covered := make(map[string]int64, len(in.Chats)+len(in.Groups))
 	count := 0
 	offline := func(conv string, cursor, last int64, unread int64) error {
@@ -80,16 +93,46 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 	}
 	for _, ch := range in.Chats {
 		if err := offline(ch.ChatID, ch.Cursor, ch.LastSeq, ch.Unread); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, g := range in.Groups {
 		if err := offline(g.GroupID, g.Cursor, g.LastSeq, g.Unread); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	h.metrics.OfflineDelivered(count)
 	c.write(protocol.Encode(protocol.Info{Type: protocol.TypeInfo, Msg: "offline messages delivered", Event: "offline_delivered", Count: &count}))
-	c.endSync(covered)
-	return nil
+	return covered, nil
+}
+
+// Resync sends every chat connection of this node what it may have missed:
+// the messages above its user's cursors, as offline messages followed by
+// INFO offline_delivered. The bus calls it when it comes back from an
+// outage, during which other nodes' messages could not be delivered live.
+// Messages a connection already has come again; clients drop them by
+// messageId.
+func (h *Hub) Resync() {
+	for _, c := range h.allConns() {
+		c.mu.Lock()
+		syncing := c.syncing // its own opening pass is under way
+		c.mu.Unlock()
+		if c.kind != Chat || syncing {
+			continue
+		}
+		h.run(func() {
+			ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
+			defer cancel()
+			if err := h.flushAcks(c.user); err != nil {
+				return
+			}
+			in, err := h.store.Inbox(ctx, c.user)
+			if err == nil {
+				_, err = c.sendOffline(ctx, in)
+			}
+			if err != nil {
+				h.log.Error("resync failed", "conn", c.id, "user", c.user, "err", err)
+			}
+		})
+	}
 }

@@ -192,3 +192,32 @@ func TestLiveDuringSync(t *testing.T) {
 	<-done
 	cb.quiet(100 * ms)
 }
+
+// TestResync checks what a connection is sent when the bus comes back from
+// an outage: everything above its cursors, again.
+func TestResync(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	ca, _, _ := s.chat(alice)
+	cb, _, _ := s.chat(bob)
+	for i := 0; i < 3; i++ {
+		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "m" + itoa(i)})
+		ca.expect("SUCCESS")
+		cb.expect("ONE_TO_ONE_CHAT")
+	}
+	cb.send(obj{"type": "ACK", "chatId": chatIDOf(alice.name, bob.name), "seq": 1})
+	cb.send(obj{"type": "PING"})
+	cb.expect("PONG")
+	s.hub.Resync()
+	for _, want := range []int64{2, 3} {
+		if m := cb.expect("ONE_TO_ONE_CHAT"); !m.Offline || m.Seq != want {
+			t.Fatalf("resync: got %s, want offline seq %d", m.Raw, want)
+		}
+	}
+	if info := cb.expect("INFO"); info.Event != "offline_delivered" || *info.Count != 2 {
+		t.Fatalf("got %s", info.Raw)
+	}
+	if info := ca.expect("INFO"); *info.Count != 0 {
+		t.Fatalf("alice: got %s", info.Raw)
+	}
+}
