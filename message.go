@@ -140,8 +140,10 @@ type MessageStore interface {
 	// gets the original message with Duplicate set; otherwise Invalid, an
 	// unknown recipient (ENOTFOUND), a missing group (ENOTFOUND) or a sender
 	// who is not a member (EFORBIDDEN) fails the item alone; otherwise the
-	// message gets the next seq of its conversation. A returned error means
-	// nothing of the batch was stored.
+	// message gets the next seq of its conversation, and the sender's
+	// cursor follows it if it stood right behind (a user's own messages
+	// count as delivered to them). A returned error means nothing of the
+	// batch was stored.
 	AppendMessages(ctx context.Context, batch []*Append) error
 	// History returns a page of a conversation in ascending seq order and
 	// whether more messages lie further in the paging direction.

@@ -81,6 +81,8 @@ type appender struct {
 
 	// What the reads found.
 	locked    map[string]int64          // conversations locked, and their last seq
+	cursors   map[[2]string]int64       // senders' cursors (user, conv), locked
+	moved     map[[2]string]bool        // cursors this batch moves
 	members   map[string][]string       // groups that exist, and their members, earliest first
 	originals map[msgKey]parley.Message // messages stored earlier under the batch's keys
 
@@ -100,6 +102,8 @@ type appender struct {
 
 func (ap *appender) run(ctx context.Context) error {
 	ap.locked = make(map[string]int64)
+	ap.cursors = make(map[[2]string]int64)
+	ap.moved = make(map[[2]string]bool)
 	ap.members = make(map[string][]string)
 	ap.originals = make(map[msgKey]parley.Message)
 	b := &pgx.Batch{}
@@ -135,6 +139,8 @@ func (ap *appender) run(ctx context.Context) error {
 func (ap *appender) queueReads(b *pgx.Batch) {
 	var ask, chatConvs, chatPeers, groups, convs []string
 	var keys []msgKey
+	var curUsers, curConvs []string
+	seenCursor := map[[2]string]bool{}
 	seenConv, seenUser := map[string]bool{}, map[string]bool{}
 	seenChat, seenKey := map[[2]string]bool{}, map[msgKey]bool{}
 	for _, a := range ap.batch {
@@ -163,6 +169,10 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 			seenConv[a.Conv] = true
 			convs = append(convs, a.Conv)
 		}
+		if c := [2]string{a.From, a.Conv}; !seenCursor[c] {
+			seenCursor[c] = true
+			curUsers, curConvs = append(curUsers, a.From), append(curConvs, a.Conv)
+		}
 	}
 
 	if len(ask) > 0 {
@@ -188,6 +198,21 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 			var last int64
 			_, err := pgx.ForEachRow(rows, []any{&id, &last}, func() error {
 				ap.locked[id] = last
+				return nil
+			})
+			return err
+		})
+	}
+	if len(curUsers) > 0 {
+		// Senders' cursors, locked after the conversations and in key
+		// order, as every cursor write takes them.
+		b.Queue(`SELECT c.username, c.conv, c.seq FROM cursors c
+			JOIN unnest($1::text[], $2::text[]) AS x (username, conv) ON c.username = x.username AND c.conv = x.conv
+			ORDER BY 1, 2 FOR UPDATE OF c`, curUsers, curConvs).Query(func(rows pgx.Rows) error {
+			var k [2]string
+			var seq int64
+			_, err := pgx.ForEachRow(rows, []any{&k[0], &k[1], &seq}, func() error {
+				ap.cursors[k] = seq
 				return nil
 			})
 			return err
@@ -287,6 +312,12 @@ func (ap *appender) add(a *parley.Append) error {
 	}
 	seq := last + 1
 	ap.last[a.Conv] = seq
+	// The sender's cursor follows their own message when it stood right
+	// behind it.
+	if ck := [2]string{a.From, a.Conv}; ap.cursors[ck] == seq-1 {
+		ap.cursors[ck] = seq
+		ap.moved[ck] = true
+	}
 	a.Message = parley.Message{ID: a.ID, Conv: a.Conv, Seq: seq, From: a.From, To: a.To, Content: a.Content, Time: ap.now}
 	if group {
 		a.Message.To = ""
@@ -337,6 +368,16 @@ func (ap *appender) write(ctx context.Context, tx pgx.Tx) error {
 	// each row, whatever plan the statistics of the moment would suggest.
 	b.Queue(`INSERT INTO conversations (id, last_seq) SELECT * FROM unnest($1::text[], $2::bigint[])
 		ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq`, ids, seqs)
+	if len(ap.moved) > 0 {
+		var users, convs []string
+		var seqs []int64
+		for ck := range ap.moved {
+			users, convs, seqs = append(users, ck[0]), append(convs, ck[1]), append(seqs, ap.cursors[ck])
+		}
+		b.Queue(`INSERT INTO cursors (username, conv, seq)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ORDER BY 1, 2
+			ON CONFLICT (username, conv) DO UPDATE SET seq = GREATEST(cursors.seq, excluded.seq)`, users, convs, seqs)
+	}
 	if len(ap.chats.id) > 0 {
 		b.Queue(`INSERT INTO chats (username, peer, chat_id)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2

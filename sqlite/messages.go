@@ -131,6 +131,13 @@ func (db *DB) append(ctx context.Context, w *txStmts, a *parley.Append, now time
 		return nil
 	}
 	batch[a.Conv] = seq
+	if seq == 1 {
+		if _, err := w.stmt(stFirstOwnCursor).ExecContext(ctx, a.From, a.Conv); err != nil {
+			return err
+		}
+	} else if _, err := w.stmt(stNextOwnCursor).ExecContext(ctx, a.From, a.Conv, seq); err != nil {
+		return err
+	}
 	if seq == 1 && !group {
 		if _, err := w.stmt(stInsertChats).ExecContext(ctx, a.From, a.To, a.Conv, a.To, a.From, a.Conv); err != nil {
 			return err

@@ -15,6 +15,8 @@ const (
 	stSetLastSeq
 	stInsertChats
 	stUpsertCursor
+	stFirstOwnCursor
+	stNextOwnCursor
 	numStmts
 )
 
@@ -27,6 +29,10 @@ var stmtText = [numStmts]string{
 		ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq`,
 	stInsertChats:  `INSERT OR IGNORE INTO chats (username, peer, chat_id) VALUES (?, ?, ?), (?, ?, ?)`,
 	stUpsertCursor: `INSERT INTO cursors (username, conv, seq) VALUES (?, ?, ?) ON CONFLICT (username, conv) DO UPDATE SET seq = max(seq, excluded.seq)`,
+	// A sender's cursor follows their own message when it was right behind
+	// it: their own messages count as delivered to them.
+	stFirstOwnCursor: `INSERT INTO cursors (username, conv, seq) VALUES (?, ?, 1) ON CONFLICT (username, conv) DO UPDATE SET seq = 1 WHERE seq = 0`,
+	stNextOwnCursor:  `UPDATE cursors SET seq = ?3 WHERE username = ?1 AND conv = ?2 AND seq = ?3 - 1`,
 }
 
 // stmts are the prepared statements of the write connection.

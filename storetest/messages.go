@@ -249,6 +249,14 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 	if len(in.Chats) != 1 || len(in.Groups) != 1 {
 		t.Fatalf("bob's inbox: got %+v", in)
 	}
+	// Bob's own message (seq 2) could not move his cursor: seq 1 was not
+	// acknowledged. Carol's own messages moved hers.
+	if in.Chats[0].Cursor != 0 {
+		t.Fatalf("bob's cursor moved past an unacknowledged message: %+v", in.Chats[0])
+	}
+	if cin, _ := s.Inbox(ctx, "carol"); cin.Groups[0].Cursor != 2 || cin.Groups[0].Unread != 0 {
+		t.Fatalf("carol's own messages: got %+v, want cursor 2", cin.Groups[0])
+	}
 	c, g := in.Chats[0], in.Groups[0]
 	if c.ChatID != "alice-bob" || c.With != "alice" || c.LastSeq != 4 || c.Cursor != 0 || c.Unread != 3 {
 		t.Fatalf("bob's chat: got %+v, want 3 unread (his own message is not)", c)
