@@ -19,18 +19,6 @@ func memberNames(t testing.TB, s parley.Store, id string) []string {
 	return names
 }
 
-func equalNames(a []string, b ...string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func testGroups(t *testing.T, s parley.Store) {
 	mustUsers(t, s, "alice", "bob", "carol", "dave")
 	err := s.CreateGroup(ctx, &parley.Group{ID: "bad", Name: "x", Owner: "alice", CreatedAt: t0}, []string{"bob", "nobody"}, t0)
@@ -45,7 +33,7 @@ func testGroups(t *testing.T, s parley.Store) {
 	if err != nil || g.Name != "group open" || g.Owner != "alice" || g.Private || !g.CreatedAt.Equal(t0) {
 		t.Fatalf("group: got %+v, %v", g, err)
 	}
-	if names := memberNames(t, s, "open"); !equalNames(names, "alice", "bob") {
+	if names := memberNames(t, s, "open"); !equal(names, "alice", "bob") {
 		t.Fatalf("members: got %v, want [alice bob] (listed twice, added once)", names)
 	}
 	if err := s.CreateGroup(ctx, &parley.Group{ID: "open", Name: "again", Owner: "bob", CreatedAt: t0}, nil, t0); code(err) != parley.ECONFLICT {
@@ -108,7 +96,7 @@ func testGroups(t *testing.T, s parley.Store) {
 	if err != nil || owner != "alice" {
 		t.Fatalf("owner removes: got %q, %v", owner, err)
 	}
-	if names := memberNames(t, s, "priv"); !equalNames(names, "alice", "bob") {
+	if names := memberNames(t, s, "priv"); !equal(names, "alice", "bob") {
 		t.Fatalf("after remove: got %v", names)
 	}
 }

@@ -99,7 +99,7 @@ func testAppendIdempotent(t *testing.T, s parley.Store) {
 	}
 
 	msgs, _, err := s.History(ctx, "alice-bob", parley.Page{Limit: 50})
-	if err != nil || !equalSeqs(seqs(msgs), 1, 2, 3, 4) {
+	if err != nil || !equal(seqs(msgs), 1, 2, 3, 4) {
 		t.Fatalf("history after repeats: got %v, %v", seqs(msgs), err)
 	}
 }
@@ -220,7 +220,7 @@ func testHistory(t *testing.T, s parley.Store) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if !equalSeqs(seqs(msgs), c.want...) || more != c.more {
+		if !equal(seqs(msgs), c.want...) || more != c.more {
 			t.Errorf("%s: got %v more=%v, want %v more=%v", c.name, seqs(msgs), more, c.want, c.more)
 		}
 	}
@@ -265,10 +265,10 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 		t.Fatalf("bob's group: got %+v", g)
 	}
 	und, err := s.Undelivered(ctx, "bob", "alice-bob", 0, 10)
-	if err != nil || !equalSeqs(seqs(und), 1, 3, 4) {
+	if err != nil || !equal(seqs(und), 1, 3, 4) {
 		t.Fatalf("undelivered to bob: got %v, %v", seqs(und), err)
 	}
-	if und, _ := s.Undelivered(ctx, "bob", "alice-bob", 0, 2); !equalSeqs(seqs(und), 1, 3) {
+	if und, _ := s.Undelivered(ctx, "bob", "alice-bob", 0, 2); !equal(seqs(und), 1, 3) {
 		t.Fatalf("undelivered with limit: got %v", seqs(und))
 	}
 
@@ -287,7 +287,7 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 	if g.Cursor != 2 || g.Unread != 0 {
 		t.Fatalf("ack above the last seq is clamped: group %+v, want cursor 2", g)
 	}
-	if und, _ := s.Undelivered(ctx, "bob", "alice-bob", c.Cursor, 10); !equalSeqs(seqs(und), 4) {
+	if und, _ := s.Undelivered(ctx, "bob", "alice-bob", c.Cursor, 10); !equal(seqs(und), 4) {
 		t.Fatalf("undelivered after ack: got %v", seqs(und))
 	}
 

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -96,14 +97,5 @@ func seqs(msgs []parley.Message) []int64 {
 	return out
 }
 
-func equalSeqs(a []int64, b ...int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+// equal reports whether got holds exactly want, in order.
+func equal[T comparable](got []T, want ...T) bool { return slices.Equal(got, want) }

@@ -12,32 +12,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// postgresURL returns the test server's URL, skipping the test without one
-// (and failing it in CI, where it must run).
-func postgresURL(t testing.TB) string {
+// serviceURL returns the URL of a test service from the environment,
+// skipping the test without one (and failing it in CI, where it must run).
+func serviceURL(t testing.TB, env string) string {
 	t.Helper()
-	u := os.Getenv("PARLEY_TEST_POSTGRES_URL")
+	u := os.Getenv(env)
 	if u == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("PARLEY_TEST_POSTGRES_URL is not set in CI")
+			t.Fatalf("%s is not set in CI", env)
 		}
-		t.Skip("PARLEY_TEST_POSTGRES_URL is not set")
+		t.Skipf("%s is not set", env)
 	}
 	return u
 }
 
-// redisURL is postgresURL for Redis.
-func redisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PARLEY_TEST_REDIS_URL is not set in CI")
-		}
-		t.Skip("PARLEY_TEST_REDIS_URL is not set")
-	}
-	return u
-}
+func postgresURL(t testing.TB) string { return serviceURL(t, "PARLEY_TEST_POSTGRES_URL") }
+func redisURL(t testing.TB) string    { return serviceURL(t, "PARLEY_TEST_REDIS_URL") }
 
 // freshDatabase creates an empty database for one test and drops it
 // afterwards; it returns its URL.
