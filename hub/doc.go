@@ -6,8 +6,10 @@
 //   - A Conn is one authenticated WebSocket, of kind Chat or Presence. The
 //     transport (package ws) owns the socket and calls Conn.Receive for each
 //     text frame, Conn.Pong for each pong and Hub.Detach when it closes.
-//   - The committer collects the sends and ACKs of all connections and
-//     stores them in batches, one transaction per batch (group commit).
+//   - The committer collects the sends of all connections and stores them
+//     in batches, one transaction per batch (group commit); under load it
+//     waits up to CommitDelay for a batch to fill. A dispatcher fans each
+//     stored batch out while the next one is stored.
 //   - Fan-out workers deliver committed messages to recipients' connections;
 //     each recipient is always served by the same worker, so a connection
 //     sees one conversation's messages in seq order.
@@ -22,6 +24,10 @@
 //   - Socket writes never block: a connection whose outbound queue passes
 //     its byte bound is closed with 1013 (its messages stay stored and come
 //     back as offline messages), so a slow client never slows anyone else.
-//   - Lock order: registry shard lock, then Conn.mu. No lock is held while
-//     calling the store, the presence service or the bus.
+//   - ACKs and last-seen times are kept in memory and stored every 100 ms
+//     (and before a connection of the user reads them); losing them in a
+//     crash means a message is delivered again, never lost.
+//   - Lock order: registry shard lock, then Conn.mu; flushMu, then ackMu.
+//     No lock but flushMu is held while calling the store, and none while
+//     calling the presence service or the bus.
 package hub
