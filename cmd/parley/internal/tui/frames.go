@@ -120,7 +120,6 @@ func (m *Model) receive(f client.Frame) {
 		c = m.ensure(key, false, peer)
 	}
 	msg := messageOf(f)
-	lines := len(m.messageLines(msg, m.paneWidth()))
 	if !c.add(msg) {
 		return // a duplicate: at-least-once delivery
 	}
@@ -132,8 +131,9 @@ func (m *Model) receive(f client.Frame) {
 		}
 	}
 	if c == m.Selected() {
-		if m.scroll > 0 {
-			m.scroll += lines // keep the lines being read in place
+		if m.scroll > 0 && msg.Seq == c.maxSeq() {
+			// Keep the lines being read in place.
+			m.scroll += len(m.messageLines(msg, m.paneWidth()))
 		}
 		m.ackVisible()
 	}

@@ -133,7 +133,7 @@ func (m *Model) header(c *Conversation) string {
 			status += ", last seen " + t.In(m.opts.Location).Format("2006-01-02 15:04")
 		}
 	}
-	return bold.Render(c.Title) + dim.Render(" · ") + status
+	return bold.Render(clean(c.Title)) + dim.Render(" · ") + status
 }
 
 func (m *Model) footer(c *Conversation) string {
@@ -223,7 +223,7 @@ func (m *Model) statusLine() string {
 	if m.status == "" {
 		return conn
 	}
-	st := m.status
+	st := clean(m.status)
 	if m.isErr {
 		st = red.Render(st)
 	}
