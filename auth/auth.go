@@ -177,18 +177,28 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 }
 
 func (s *Service) tokens(sess *parley.Session, refresh string, now time.Time) (*Tokens, error) {
-	claims := jwt.RegisteredClaims{
-		Issuer:    "parley",
-		Subject:   sess.Username,
-		ID:        sess.ID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTTL)),
+	claims := accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    "parley",
+			Subject:   sess.Username,
+			ID:        randomID(8), // every token is distinct, even within a second
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTTL)),
+		},
+		Session: sess.ID,
 	}
 	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("auth: sign: %w", err)
 	}
 	return &Tokens{Access: access, Refresh: refresh, Username: sess.Username, SessionID: sess.ID, ExpiresIn: int(s.cfg.AccessTTL / time.Second)}, nil
+}
+
+// accessClaims are the claims of an access token: the registered ones and
+// the session it belongs to.
+type accessClaims struct {
+	jwt.RegisteredClaims
+	Session string `json:"sid"`
 }
 
 var errToken = parley.Errorf(parley.EUNAUTHORIZED, "missing, invalid, expired or revoked token")
@@ -199,17 +209,17 @@ func (s *Service) Parse(token string) (Identity, error) {
 	if token == "" {
 		return Identity{}, errToken
 	}
-	var claims jwt.RegisteredClaims
+	var claims accessClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer("parley"),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
-	if err != nil || claims.Subject == "" || claims.ID == "" {
+	if err != nil || claims.Subject == "" || claims.Session == "" {
 		return Identity{}, errToken
 	}
-	return Identity{Username: claims.Subject, SessionID: claims.ID, Expires: claims.ExpiresAt.Time}, nil
+	return Identity{Username: claims.Subject, SessionID: claims.Session, Expires: claims.ExpiresAt.Time}, nil
 }
 
 // Authenticate checks an access token and that its session is active and

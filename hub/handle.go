@@ -300,6 +300,12 @@ func (c *Conn) history(ctx context.Context, f *protocol.Frame) error {
 	if err != nil {
 		return err
 	}
+	if len(msgs) == 0 && h.ChatID != "" {
+		// An empty chat is a chat with someone who exists.
+		if err := c.hub.userExists(ctx, peer(conv, c.user)); err != nil {
+			return err
+		}
+	}
 	h.Messages = make([]protocol.Message, len(msgs))
 	for i := range msgs {
 		h.Messages[i] = protocol.FromMessage(&msgs[i])
@@ -364,6 +370,9 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 		}
 		t.ChatID = conv
 		users = []string{peer(conv, c.user)}
+		if err := c.hub.userExists(ctx, users[0]); err != nil {
+			return err
+		}
 	}
 	if len(users) > 0 {
 		c.hub.publish(&parley.Event{Users: users, Frame: protocol.Encode(t)})
@@ -378,4 +387,10 @@ func peer(chatID, me string) string {
 		return b
 	}
 	return a
+}
+
+// userExists returns ENOTFOUND for an unknown user.
+func (h *Hub) userExists(ctx context.Context, username string) error {
+	_, err := h.store.User(ctx, username)
+	return err
 }

@@ -63,6 +63,8 @@ func TestBadFrames(t *testing.T) {
 		ca.expectError("invalid")
 		ca.send(obj{"type": "TYPING", "groupId": "gnope"})
 		ca.expectError("not_found")
+		ca.send(obj{"type": "TYPING", "to": "nobody_here"})
+		ca.expectError("not_found")
 	})
 
 	t.Run("frame too large", func(t *testing.T) {

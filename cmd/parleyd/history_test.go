@@ -98,6 +98,8 @@ func TestHistory(t *testing.T) {
 				t.Fatalf("id not echoed: %s", e.Raw)
 			}
 		}
+		cc.send(obj{"type": "GET_ONE_TO_ONE_HISTORY", "to": "nobody_here"})
+		cc.expectError("not_found")
 		// A chat that has no messages yet is empty, not an error.
 		cc.send(obj{"type": "GET_ONE_TO_ONE_HISTORY", "to": alice.name})
 		if h := cc.expect("ONE_TO_ONE_CHAT_HISTORY"); len(h.Messages) != 0 || h.HasMore {
