@@ -110,13 +110,12 @@ func (h *Hub) flushDeferred() {
 	h.flushAcks("")
 	h.ackMu.Lock()
 	seen := h.seen
-	if len(seen) > 0 {
-		h.seen = make(map[string]time.Time)
-	}
-	h.ackMu.Unlock()
 	if len(seen) == 0 {
+		h.ackMu.Unlock()
 		return
 	}
+	h.seen = make(map[string]time.Time)
+	h.ackMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.store.SetLastSeen(ctx, seen); err != nil {
