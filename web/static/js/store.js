@@ -1,0 +1,199 @@
+// The client's model of conversations and their messages. No DOM here.
+//
+// Each conversation keeps the messages it has seen keyed by messageId (so a
+// message delivered twice, as at-least-once delivery allows, is kept once)
+// and by seq. historyFrom is the lowest seq paged in from history: what lies
+// at or above it is shown; messages below it (offline deliveries of a
+// conversation never opened) wait until paging reaches them. Gaps above it
+// are filled with history "after" requests.
+
+/** The chatId of two users: their names sorted bytewise, joined by "-". */
+export function chatIdOf(a, b) {
+  return a < b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+export function convKey(kind, id) {
+  return (kind === 'group' ? 'g:' : 'c:') + id;
+}
+
+export function parseTime(s) {
+  if (!s) return null;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export class Conversation {
+  constructor(kind, id) {
+    this.kind = kind; // 'chat' | 'group'
+    this.id = id; // chatId or groupId
+    this.key = convKey(kind, id);
+    this.name = ''; // group name
+    this.with = ''; // the other user of a chat
+    this.status = null; // 'ONLINE' | 'OFFLINE' | null (unknown)
+    this.lastSeen = null; // Date
+    this.lastSeq = 0; // highest seq known to exist
+    this.unread = 0;
+    this.ackedSeq = 0; // highest seq acknowledged by this client
+    this.msgs = new Map(); // key (messageId, or "l:"+clientId while pending) -> message
+    this.bySeq = new Map(); // seq -> message
+    this.historyFrom = null; // lowest seq paged in; null: history not loaded yet
+    this.hasMore = false; // older history exists below historyFrom
+    this.loadingOlder = false;
+    this.filling = false; // a gap-filling "after" request is out
+    this.opened = false; // the newest page was requested
+    this.firstUnreadSeq = 0; // where the "new messages" line goes
+    this.notes = []; // group events shown between messages, by time: {key, text, time}
+    this.typing = new Map(); // username -> timeout id
+    this.members = null; // Map username -> status, once loaded
+    this.owner = '';
+    this.lastActivity = 0; // ms of the newest message, for ordering the list
+    this.previewRequested = false;
+    this.sortedCache = null;
+  }
+
+  get title() {
+    return this.kind === 'group' ? (this.name || 'Group') : this.with;
+  }
+
+  /** The addressing fields of frames about this conversation. */
+  get target() {
+    return this.kind === 'group' ? { groupId: this.id } : { chatId: this.id };
+  }
+
+  changed() {
+    this.sortedCache = null;
+  }
+
+  /** Adds a delivered or historical message; returns it when it is new. */
+  addMessage(m) {
+    if (!m || typeof m.messageId !== 'string' || this.msgs.has(m.messageId)) return null;
+    const msg = {
+      key: m.messageId,
+      renderKey: 'm:' + m.messageId,
+      messageId: m.messageId,
+      seq: Number(m.seq) || 0,
+      from: String(m.from || ''),
+      content: String(m.content ?? ''),
+      time: parseTime(m.timestamp) || new Date(),
+      state: 'sent',
+    };
+    this.msgs.set(msg.key, msg);
+    if (msg.seq) this.bySeq.set(msg.seq, msg);
+    this.bump(msg);
+    return msg;
+  }
+
+  /** Adds an outgoing message waiting for its SUCCESS. */
+  addPending(clientId, from, content) {
+    const msg = {
+      key: 'l:' + clientId,
+      renderKey: 'l:' + clientId,
+      clientId,
+      messageId: '',
+      seq: 0,
+      from,
+      content,
+      time: new Date(),
+      state: 'pending',
+    };
+    this.msgs.set(msg.key, msg);
+    this.bump(msg);
+    return msg;
+  }
+
+  /** Marks an outgoing message stored: it gets its messageId and seq. */
+  confirm(clientId, reply) {
+    const msg = this.msgs.get('l:' + clientId);
+    if (!msg) return null;
+    this.msgs.delete(msg.key);
+    if (this.msgs.has(reply.messageId)) {
+      // History brought the stored copy first.
+      this.changed();
+      return null;
+    }
+    msg.key = reply.messageId;
+    msg.messageId = reply.messageId;
+    msg.seq = Number(reply.seq) || 0;
+    msg.time = parseTime(reply.timestamp) || msg.time;
+    msg.state = 'sent';
+    msg.error = '';
+    this.msgs.set(msg.key, msg);
+    if (msg.seq) this.bySeq.set(msg.seq, msg);
+    this.bump(msg);
+    return msg;
+  }
+
+  failed(clientId, error) {
+    const msg = this.msgs.get('l:' + clientId);
+    if (!msg) return null;
+    msg.state = 'failed';
+    msg.error = error;
+    this.changed();
+    return msg;
+  }
+
+  pendingMessage(clientId) {
+    return this.msgs.get('l:' + clientId) || null;
+  }
+
+  bump(msg) {
+    if (msg.seq > this.lastSeq) this.lastSeq = msg.seq;
+    const t = msg.time.getTime();
+    if (t > this.lastActivity) this.lastActivity = t;
+    this.changed();
+  }
+
+  /** Messages to show, oldest first; pending ones last. */
+  visible() {
+    if (this.sortedCache) return this.sortedCache;
+    const from = this.historyFrom ?? -Infinity;
+    const out = [];
+    for (const m of this.msgs.values()) {
+      if (m.seq === 0 || m.seq >= from) out.push(m);
+    }
+    out.sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity) || a.time - b.time);
+    this.sortedCache = out;
+    return out;
+  }
+
+  /** The newest message, for the conversation list. */
+  latest() {
+    let best = null;
+    for (const m of this.msgs.values()) {
+      if (!best || (m.seq || Infinity) > (best.seq || Infinity) ||
+          ((m.seq || Infinity) === (best.seq || Infinity) && m.time > best.time)) best = m;
+    }
+    return best;
+  }
+
+  /** Highest seq such that every message from historyFrom up to it is here. */
+  contiguousMax() {
+    if (this.historyFrom === null) return 0;
+    let s = this.historyFrom - 1;
+    while (this.bySeq.has(s + 1)) s++;
+    return s;
+  }
+
+  /** The seq after which messages are missing, or -1 when none are. */
+  gapAfter() {
+    if (this.historyFrom === null) return -1;
+    const top = this.contiguousMax();
+    return top < this.lastSeq ? top : -1;
+  }
+
+  /** Merges a history page. */
+  addHistory(messages, hasMore, direction) {
+    for (const m of messages) this.addMessage(m);
+    if (direction !== 'after') {
+      const lowest = messages.length ? Number(messages[0].seq) : (this.historyFrom ?? this.lastSeq + 1);
+      if (this.historyFrom === null || lowest < this.historyFrom) this.historyFrom = lowest;
+      this.hasMore = hasMore && this.historyFrom > 1;
+    }
+    this.changed();
+  }
+
+  addNote(text) {
+    this.notes.push({ key: 'n:' + this.notes.length + ':' + Date.now(), text, time: new Date() });
+    this.changed();
+  }
+}
