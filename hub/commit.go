@@ -309,9 +309,10 @@ func (h *Hub) fanoutLoop(ch chan []delivery) {
 func (h *Hub) deliverLocal(ds []delivery) {
 	for _, d := range ds {
 		for _, c := range h.connsOf(d.user) {
-			if c.id != d.except {
-				c.deliver(d)
+			if c.id == d.except || c.kind == Presence && !protocol.IsPresenceUpdate(d.frame) {
+				continue // presence connections get presence only
 			}
+			c.deliver(d)
 		}
 	}
 }

@@ -106,29 +106,33 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox) (map[string]in
 	return covered, nil
 }
 
-// Resync sends every chat connection of this node what it may have missed:
-// the messages above its user's cursors, as offline messages followed by
-// INFO offline_delivered. The bus calls it when it comes back from an
-// outage, during which other nodes' messages could not be delivered live.
-// Messages a connection already has come again; clients drop them by
-// messageId.
+// Resync sends every connection of this node what it may have missed
+// while the bus was down, during which other nodes' events could not be
+// delivered live: each connection gets its contacts' current presence,
+// and each chat connection the messages above its user's cursors, as
+// offline messages followed by INFO offline_delivered. Messages a
+// connection already has come again; clients drop them by messageId.
 func (h *Hub) Resync() {
 	for _, c := range h.allConns() {
 		c.mu.Lock()
 		syncing := c.syncing // its own opening pass is under way
 		c.mu.Unlock()
-		if c.kind != Chat || syncing {
+		if syncing {
 			continue
 		}
 		h.run(func() {
 			ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
 			defer cancel()
-			if err := h.flushAcks(c.user); err != nil {
-				return
-			}
-			in, err := h.store.Inbox(ctx, c.user)
-			if err == nil {
-				_, err = c.sendOffline(ctx, in)
+			err := c.sendContactsPresence(ctx)
+			if err == nil && c.kind == Chat {
+				err = h.flushAcks(c.user)
+				var in *parley.Inbox
+				if err == nil {
+					in, err = h.store.Inbox(ctx, c.user)
+				}
+				if err == nil {
+					_, err = c.sendOffline(ctx, in)
+				}
 			}
 			if err != nil {
 				h.log.Error("resync failed", "conn", c.id, "user", c.user, "err", err)

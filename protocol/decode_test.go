@@ -96,6 +96,22 @@ func TestEncode(t *testing.T) {
 	}
 }
 
+func TestIsPresenceUpdate(t *testing.T) {
+	seen := "2026-01-02T03:04:05.000Z"
+	if !protocol.IsPresenceUpdate(protocol.Encode(protocol.PresenceUpdate{Type: protocol.TypePresenceUpdate, Username: "a", Status: protocol.StatusOnline, LastSeen: &seen})) {
+		t.Fatal("an encoded PRESENCE_UPDATE is not recognised")
+	}
+	for _, f := range [][]byte{
+		protocol.Encode(protocol.Info{Type: protocol.TypeInfo, Msg: "PRESENCE_UPDATE"}),
+		protocol.Error("PRESENCE_UPDATE", parley.Errorf(parley.EINVALID, "no")),
+		[]byte(`{"type":"PRESENCE_UPDATES"}`),
+	} {
+		if protocol.IsPresenceUpdate(f) {
+			t.Fatalf("%s taken for a PRESENCE_UPDATE", f)
+		}
+	}
+}
+
 type errInternal struct{}
 
 func (errInternal) Error() string { return "secret database detail" }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/parley-chat/parley"
@@ -249,6 +250,14 @@ func Encode(v any) []byte {
 	}
 	return b
 }
+
+// presencePrefix begins every encoded PresenceUpdate: Type is its first
+// field.
+var presencePrefix = []byte(`{"type":"` + TypePresenceUpdate + `"`)
+
+// IsPresenceUpdate reports whether an encoded server frame is a
+// PRESENCE_UPDATE, the only event a presence connection gets.
+func IsPresenceUpdate(frame []byte) bool { return bytes.HasPrefix(frame, presencePrefix) }
 
 // Error builds the ERROR reply for err, echoing the frame id.
 func Error(id string, err error) []byte {

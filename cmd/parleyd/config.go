@@ -34,6 +34,7 @@ type Config struct {
 	NodeID       int64
 	PostgresURL  string
 	RedisURL     string
+	RedisPrefix  string
 	ShutdownWait time.Duration
 
 	TLSCert, TLSKey string
@@ -70,9 +71,10 @@ func (c *Config) options() []option {
 		{"log-format", "PARLEY_LOG_FORMAT", "json or text", (*stringValue)(&c.LogFormat)},
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
-		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique)", (*int64Value)(&c.NodeID)},
+		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
 		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},
-		{"redis-url", "PARLEY_REDIS_URL", "Redis URL; when set, presence and fan-out span every node", (*stringValue)(&c.RedisURL)},
+		{"redis-url", "PARLEY_REDIS_URL", "Redis URL; when set (with -postgres-url and -jwt-secret), presence, fan-out, logouts and per-user limits span every node", (*stringValue)(&c.RedisURL)},
+		{"redis-prefix", "PARLEY_REDIS_PREFIX", "prefix of every Redis key and channel; one per cluster sharing a Redis", (*stringValue)(&c.RedisPrefix)},
 		{"shutdown-wait", "PARLEY_SHUTDOWN_WAIT", "how long a graceful shutdown may take", (*durationValue)(&c.ShutdownWait)},
 		{"tls-cert", "PARLEY_TLS_CERT", "PEM certificate file: every listener serves HTTPS/WSS (with -tls-key)", (*stringValue)(&c.TLSCert)},
 		{"tls-key", "PARLEY_TLS_KEY", "PEM private key file of -tls-cert", (*stringValue)(&c.TLSKey)},
@@ -101,6 +103,8 @@ func defaultConfig() Config {
 		LogFormat:    "json",
 		SQLiteSync:   "FULL",
 		MaxQueue:     1 << 20,
+		NodeID:       -1,
+		RedisPrefix:  "parley:",
 		ShutdownWait: 10 * time.Second,
 
 		RateMessagesPerSec:    50,
@@ -174,8 +178,14 @@ func (c *Config) validate() error {
 	if c.PingInterval < 10*time.Millisecond {
 		return fmt.Errorf("ping interval %v is too short", c.PingInterval)
 	}
-	if c.NodeID < 0 || c.NodeID > 1023 {
-		return fmt.Errorf("node id must be 0 to 1023")
+	if c.NodeID < -1 || c.NodeID > 1023 {
+		return fmt.Errorf("node id must be 0 to 1023, or -1 to choose one")
+	}
+	if c.RedisURL != "" && c.PostgresURL == "" {
+		return fmt.Errorf("PARLEY_REDIS_URL joins nodes that share one database: set PARLEY_POSTGRES_URL too")
+	}
+	if c.RedisURL != "" && c.JWTSecret == "" {
+		return fmt.Errorf("PARLEY_REDIS_URL joins nodes that must accept each other's tokens: set the same PARLEY_JWT_SECRET on every node")
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretBytes {
 		return fmt.Errorf("the JWT secret must be at least %d bytes; refusing to start", auth.MinSecretBytes)

@@ -127,3 +127,28 @@ func TestPresenceByMissedPongs(t *testing.T) {
 	pb.send(obj{"type": "PING"})
 	pb.expect("PONG")
 }
+
+// TestPresenceConnGetsPresenceOnly: a presence connection never gets the
+// messages and events its user's chat connections get.
+func TestPresenceConnGetsPresenceOnly(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	pa := s.dial(alice, "presence")
+	pa.quiet(50 * ms) // no contacts yet
+	ca, _, _ := s.chat(alice)
+	cb, _, _ := s.chat(bob)
+	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "mine"})
+	ca.expect("SUCCESS")
+	cb.expect("ONE_TO_ONE_CHAT")
+	cb.send(obj{"type": "ONE_TO_ONE_CHAT", "to": alice.name, "content": "yours"})
+	cb.expect("SUCCESS")
+	ca.expect("ONE_TO_ONE_CHAT")
+	cb.send(obj{"type": "TYPING", "to": alice.name})
+	ca.expect("TYPING")
+	ca.send(obj{"type": "CREATE_GROUP", "name": "g", "members": []string{bob.name}})
+	ca.expect("SUCCESS")
+	cb.expect("GROUP_MEMBER_JOINED")
+	pa.quiet(150 * ms)
+	cb.CloseNormal()
+	expectPresence(t, pa, bob.name, "OFFLINE")
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/ratelimit"
+	"github.com/parley-chat/parley/redis"
 	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
@@ -32,6 +33,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	store   parley.Store
+	redis   *redis.Client // nil on a single node
 	metrics *metrics.Metrics
 	hub     *hub.Hub
 	ws      *ws.Server
@@ -84,10 +86,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.hub, err = hub.New(hub.Config{
+	hcfg := hub.Config{
 		Store:        store,
 		Metrics:      m.metrics,
-		NodeID:       cfg.NodeID,
+		NodeID:       max(cfg.NodeID, 0),
 		PingInterval: cfg.PingInterval,
 		Logger:       m.Logger,
 		Limits: hub.Limits{
@@ -95,11 +97,28 @@ func (m *Main) Open(ctx context.Context) error {
 			History:  ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec))},
 			Groups:   ratelimit.Limiter{Keyed: ratelimit.PerMinute(cfg.RateGroupsPerMin)},
 		},
-	})
-	if err != nil {
+	}
+	checks := []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}}
+	if cfg.RedisURL != "" {
+		if m.redis, err = m.openRedis(ctx); err != nil {
+			return err
+		}
+		rc := m.redis
+		hcfg.Presence, hcfg.Bus, hcfg.NodeID = rc, rc, rc.NodeID()
+		hcfg.Limits = hub.Limits{
+			Messages: sharedLimit(rc, "send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
+			History:  sharedLimit(rc, "history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
+			Groups:   sharedLimit(rc, "groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+		}
+		checks = append(checks, parleyhttp.Check{Name: "redis", Fn: rc.Ping})
+	}
+	if m.hub, err = hub.New(hcfg); err != nil {
 		return err
 	}
 	m.hub.Run()
+	if m.redis != nil {
+		m.redis.Start() // its callbacks may use the hub from now on
+	}
 	authn, err := auth.New(auth.Config{
 		Secret:     secret,
 		AccessTTL:  cfg.AccessTTL,
@@ -118,7 +137,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Hub:      m.hub,
 		WS:       m.ws,
 		Logger:   m.Logger,
-		Checks:   []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}},
+		Checks:   checks,
 		Web:      web.Handler(),
 		Metrics:  m.metrics.Handler(),
 		Observer: m.metrics,
@@ -176,8 +195,41 @@ func (m *Main) Open(ctx context.Context) error {
 		}()
 		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
 	}
-	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
 	return nil
+}
+
+// openRedis connects to Redis, claiming a node id. Its callbacks refer to
+// m.hub, which exists by the time Start lets them run.
+func (m *Main) openRedis(ctx context.Context) (*redis.Client, error) {
+	cfg := m.Config
+	bg := context.Background()
+	return redis.Open(ctx, redis.Config{
+		URL:          cfg.RedisURL,
+		Prefix:       cfg.RedisPrefix,
+		NodeID:       cfg.NodeID, // -1 claims a free one
+		PingInterval: cfg.PingInterval,
+		Logger:       m.Logger.With("component", "redis"),
+		OnEvent:      func(ev *parley.Event) { m.hub.ReceiveEvent(ev) },
+		OnOffline: func(username string, at time.Time) {
+			m.hub.PresenceChanged(bg, username, false, at)
+		},
+		OnOnline: func(username string) {
+			m.hub.PresenceChanged(bg, username, true, time.Now())
+		},
+		OnReconnect: func() { m.hub.Resync() },
+		BusLag:      m.metrics.BusLag,
+		BusError:    m.metrics.BusError,
+	})
+}
+
+// sharedLimit is a per-user limit held in Redis, so that it spans every
+// node; nil (no limit) when perSec is 0.
+func sharedLimit(rc *redis.Client, name string, perSec float64, burst int) hub.Limiter {
+	if perSec <= 0 {
+		return nil
+	}
+	return rc.NamedLimiter(name, perSec, burst)
 }
 
 // burst is the burst of a per-second limit: four seconds' worth.
@@ -228,6 +280,11 @@ func (m *Main) Close(ctx context.Context) error {
 		if m.ws != nil {
 			if err := m.ws.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("websockets: %w", err))
+			}
+		}
+		if m.redis != nil {
+			if err := m.redis.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("redis: %w", err))
 			}
 		}
 		if m.store != nil {

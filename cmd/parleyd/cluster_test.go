@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// cluster is several nodes on one PostgreSQL database and one Redis key
+// prefix, the way parleyd scales out.
+type cluster struct {
+	t     *testing.T
+	nodes []*testServer
+	env   map[string]string // the shared settings, for nodes in processes
+}
+
+// clusterPing is the nodes' ping interval: short, so that a dead node is
+// found quickly.
+const clusterPing = 400 * time.Millisecond
+
+// startCluster starts n nodes in this process.
+func startCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	db := freshDatabase(t)
+	rurl := redisURL(t)
+	prefix := redisPrefix(t, rurl)
+	secret := randomHex(24)
+	c := &cluster{t: t, env: map[string]string{
+		"PARLEY_POSTGRES_URL":  db,
+		"PARLEY_REDIS_URL":     rurl,
+		"PARLEY_REDIS_PREFIX":  prefix,
+		"PARLEY_JWT_SECRET":    secret,
+		"PARLEY_PING_INTERVAL": clusterPing.String(),
+	}}
+	for range n {
+		c.nodes = append(c.nodes, startServer(t, func(cfg *Config) {
+			cfg.PostgresURL, cfg.RedisURL, cfg.RedisPrefix = db, rurl, prefix
+			cfg.JWTSecret, cfg.PingInterval = secret, clusterPing
+		}))
+	}
+	return c
+}
+
+// process starts one more node as a parleyd process, which the test can
+// kill; it returns a testServer that can only dial.
+func (c *cluster) process() (*testServer, *testserver.Server) {
+	p := testserver.Start(c.t, testserver.Options{Env: c.env})
+	return &testServer{t: c.t, api: client.New(p.URL())}, p
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// redisPrefix returns a key prefix of this test's own and deletes its keys
+// afterwards.
+func redisPrefix(t *testing.T, url string) string {
+	t.Helper()
+	prefix := "parley-test-" + randomHex(6) + ":"
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redis URL: %v", err)
+	}
+	t.Cleanup(func() {
+		rdb := goredis.NewClient(opt)
+		defer rdb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
+			iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+		}
+	})
+	return prefix
+}
+
+// TestClusterChat: users on different nodes chat one-to-one and in groups
+// as if on one server, with one gapless seq per conversation and
+// idempotent sends whichever node a repeat reaches.
+func TestClusterChat(t *testing.T) {
+	c := startCluster(t, 3)
+	a, b, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	alice, bob, carol := a.newUser("alice"), a.newUser("bob"), a.newUser("carol")
+
+	ca, _, _ := a.chat(alice)
+	cb, _, _ := b.chat(bob)
+	cc, _, _ := n3.chat(carol)
+
+	t.Run("one-to-one", func(t *testing.T) {
+		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "m1", "to": bob.name, "content": "from node A"})
+		ok := ca.expect("SUCCESS")
+		if m := cb.expect("ONE_TO_ONE_CHAT"); m.Content != "from node A" || m.From != alice.name || m.Seq != 1 || m.MessageID != ok.MessageID {
+			t.Fatalf("bob on node B: got %s", m.Raw)
+		}
+		cb.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "r1", "to": alice.name, "content": "from node B"})
+		cb.expect("SUCCESS")
+		if m := ca.expect("ONE_TO_ONE_CHAT"); m.Content != "from node B" || m.Seq != 2 {
+			t.Fatalf("alice on node A: got %s", m.Raw)
+		}
+	})
+
+	t.Run("idempotent across nodes", func(t *testing.T) {
+		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "twice", "to": bob.name, "content": "once"})
+		ok := ca.expect("SUCCESS")
+		cb.expect("ONE_TO_ONE_CHAT")
+		// The same send reaches another node (a reconnect through the load
+		// balancer): the same message, not a second one.
+		ca2, _, _ := n3.chat(alice)
+		ca2.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "twice", "to": bob.name, "content": "once"})
+		if again := ca2.expect("SUCCESS"); again.MessageID != ok.MessageID || again.Seq != ok.Seq {
+			t.Fatalf("repeat on node C: got %s, first %s", again.Raw, ok.Raw)
+		}
+		ca2.Close()
+		cb.quiet(100 * ms)
+	})
+
+	t.Run("gapless seq under concurrent sends", func(t *testing.T) {
+		const per = 25
+		var mu sync.Mutex
+		var seqs []int64
+		var wg sync.WaitGroup
+		for _, s := range []struct {
+			c  *conn
+			to string
+		}{{ca, bob.name}, {cb, alice.name}} {
+			wg.Go(func() {
+				// Both connections also receive the other's messages; the
+				// SUCCESS frames are told apart by type.
+				for i := range per {
+					if err := s.c.Send(obj{"type": "ONE_TO_ONE_CHAT", "id": fmt.Sprintf("c%d", i), "to": s.to, "content": "x"}); err != nil {
+						t.Errorf("send: %v", err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, s := range []*conn{ca, cb} {
+			got, delivered := 0, 0
+			for got < per || delivered < per {
+				f := s.next()
+				switch f.Type {
+				case "SUCCESS":
+					mu.Lock()
+					seqs = append(seqs, f.Seq)
+					mu.Unlock()
+					got++
+				case "ONE_TO_ONE_CHAT":
+					delivered++
+				default:
+					t.Fatalf("%s: got %s", s.name, f.Raw)
+				}
+			}
+		}
+		sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+		for i, s := range seqs {
+			if want := int64(4 + i); s != want {
+				t.Fatalf("seqs %v: position %d is %d, want %d", seqs, i, s, want)
+			}
+		}
+	})
+
+	t.Run("groups", func(t *testing.T) {
+		ca.send(obj{"type": "CREATE_GROUP", "name": "across nodes", "members": []string{bob.name}})
+		gid := ca.expect("SUCCESS").GroupID
+		cb.expect("GROUP_MEMBER_JOINED") // the creator, then bob
+		cb.expect("GROUP_MEMBER_JOINED")
+		cc.send(obj{"type": "JOIN_GROUP", "groupId": gid})
+		cc.expect("SUCCESS")
+		for _, x := range []*conn{ca, cb} {
+			if j := x.expect("GROUP_MEMBER_JOINED"); j.Username != carol.name {
+				t.Fatalf("%s: got %s", x.name, j.Raw)
+			}
+		}
+		cb.send(obj{"type": "GROUP_CHAT", "groupId": gid, "content": "to everyone"})
+		cb.expect("SUCCESS")
+		for _, x := range []*conn{ca, cc} {
+			if m := x.expect("GROUP_CHAT"); m.Content != "to everyone" || m.From != bob.name || m.Seq != 1 {
+				t.Fatalf("%s: got %s", x.name, m.Raw)
+			}
+		}
+		cc.send(obj{"type": "TYPING", "groupId": gid})
+		for _, x := range []*conn{ca, cb} {
+			if ty := x.expect("TYPING"); ty.From != carol.name || ty.GroupID != gid {
+				t.Fatalf("%s: got %s", x.name, ty.Raw)
+			}
+		}
+		cc.send(obj{"type": "LEAVE_GROUP", "groupId": gid})
+		cc.expect("SUCCESS")
+		for _, x := range []*conn{ca, cb} {
+			if l := x.expect("GROUP_MEMBER_LEFT"); l.Username != carol.name {
+				t.Fatalf("%s: got %s", x.name, l.Raw)
+			}
+		}
+		ca.send(obj{"type": "GROUP_CHAT", "groupId": gid, "content": "after carol left"})
+		ca.expect("SUCCESS")
+		cb.expect("GROUP_CHAT")
+		cc.quiet(150 * ms)
+	})
+}
+
+// TestClusterPresence: a user's presence is the sum of their connections
+// on every node.
+func TestClusterPresence(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.nodes[0], c.nodes[1]
+	alice, bob := a.newUser("alice"), a.newUser("bob")
+	contacts(t, a, bob, alice)
+
+	pa := a.dial(alice, "presence")
+	expectPresence(t, pa, bob.name, "OFFLINE")
+
+	cb1, _, _ := b.chat(bob)
+	expectPresence(t, pa, bob.name, "ONLINE")
+	// A second connection on the other node changes nothing.
+	cb2, _, _ := a.chat(bob)
+	pa.quiet(100 * ms)
+	cb1.CloseNormal()
+	pa.quiet(150 * ms)
+	cb2.CloseNormal()
+	expectPresence(t, pa, bob.name, "OFFLINE")
+
+	// Bob, on node B, sees alice as online in INIT_DATA though she is on A.
+	_, init, _ := b.chat(bob)
+	if init.Chats[0].With != alice.name || init.Chats[0].Status != "ONLINE" {
+		t.Fatalf("bob's INIT_DATA: %s", init.Raw)
+	}
+}
+
+// TestClusterLogout: a logout on one node closes the session's sockets on
+// every node within a second.
+func TestClusterLogout(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.nodes[0], c.nodes[1]
+	alice := a.newUser("alice")
+	onA, _, _ := a.chat(alice)
+	onB, _, _ := b.chat(alice)
+	start := time.Now()
+	if err := b.api.Logout(context.Background(), alice.tokens.Token); err != nil {
+		t.Fatalf("logout on node B: %v", err)
+	}
+	for _, x := range []*conn{onA, onB} {
+		if code := x.closeCode(); code != 1008 {
+			t.Fatalf("close code %d, want 1008", code)
+		}
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("sockets closed after %v", took)
+	}
+	if _, err := a.api.Dial(context.Background(), "chat", alice.tokens.Token); err == nil {
+		t.Fatal("node A accepted a logged-out token")
+	}
+}
+
+// TestClusterNodeKilled: a node killed with SIGKILL takes its users
+// OFFLINE on the other nodes within two ping intervals, and what was sent
+// to them meanwhile waits for them.
+func TestClusterNodeKilled(t *testing.T) {
+	c := startCluster(t, 1)
+	a := c.nodes[0]
+	victim, proc := c.process()
+	alice, bob := a.newUser("alice"), a.newUser("bob")
+	contacts(t, a, bob, alice)
+
+	pa := a.dial(alice, "presence")
+	expectPresence(t, pa, bob.name, "OFFLINE")
+	cb, _, _ := victim.chat(bob)
+	expectPresence(t, pa, bob.name, "ONLINE")
+	ca, _, _ := a.chat(alice)
+	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "live"})
+	ca.expect("SUCCESS")
+	if m := cb.expect("ONE_TO_ONE_CHAT"); m.Content != "live" {
+		t.Fatalf("bob: got %s", m.Raw)
+	}
+
+	proc.Kill()
+	killed := time.Now()
+	p := expectPresence(t, pa, bob.name, "OFFLINE")
+	took := time.Since(killed)
+	t.Logf("OFFLINE %v after the kill (ping interval %v)", took, clusterPing)
+	if took > 2*clusterPing+200*ms {
+		t.Fatalf("OFFLINE after %v, want within two ping intervals (%v)", took, 2*clusterPing)
+	}
+	if seen, err := time.Parse(time.RFC3339Nano, *p.LastSeen); err != nil || seen.After(killed) {
+		t.Fatalf("lastSeen %s: after the kill at %v (%v)", *p.LastSeen, killed, err)
+	}
+
+	// What alice sends now is kept for bob, who comes back on node A.
+	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "while you were gone"})
+	ca.expect("SUCCESS")
+	_, _, offline := a.chat(bob)
+	if len(offline) != 2 || offline[1].Content != "while you were gone" {
+		t.Fatalf("bob's offline messages: %v", offline)
+	}
+}
