@@ -19,9 +19,18 @@ func runCmd(t *testing.T, env map[string]string, args ...string) string {
 	return out.String()
 }
 
+// TestSeedAndAdminCommands runs the seed and admin commands on each store.
 func TestSeedAndAdminCommands(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.AdminAddr = "127.0.0.1:0" })
+	t.Run("sqlite", func(t *testing.T) { testSeedAndAdmin(t, "") })
+	t.Run("postgres", func(t *testing.T) { testSeedAndAdmin(t, freshDatabase(t)) })
+}
+
+func testSeedAndAdmin(t *testing.T, postgresURL string) {
+	s := startServer(t, func(c *Config) { c.AdminAddr, c.PostgresURL = "127.0.0.1:0", postgresURL })
 	env := map[string]string{"PARLEY_DATA_DIR": s.Config.DataDir, "PARLEY_BCRYPT_COST": "4", "PARLEY_ADMIN_ADDR": s.Addr("admin")}
+	if postgresURL != "" {
+		env["PARLEY_POSTGRES_URL"] = postgresURL
+	}
 
 	out := runCmd(t, env, "seed", "users", "-count", "30", "-prefix", "seed")
 	if !strings.Contains(out, "30 created") {
