@@ -272,6 +272,9 @@ func (h *Hub) fanOutMessages(batch []*commit, now time.Time) {
 			if h.bus != nil {
 				h.publishRemote(&parley.Event{Users: users, Frame: frame, ExceptConn: c.origin.id, Conv: m.Conv, Seq: m.Seq})
 			}
+			if m.Seq == 1 && !m.IsGroup() {
+				h.introduce(m.From, m.To)
+			}
 		}
 	}
 	for w, ds := range perWorker {

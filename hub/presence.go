@@ -127,6 +127,36 @@ func (h *Hub) statuses(ctx context.Context, usernames []string) []string {
 	return out
 }
 
+// introduce tells two users whose chat has just begun each other's
+// presence: from now on they are contacts, and a client should not have to
+// reconnect to learn whether the other is online.
+func (h *Hub) introduce(a, b string) {
+	h.run(func() {
+		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+		defer cancel()
+		users := []string{a, b}
+		statuses := h.statuses(ctx, users)
+		now := h.now()
+		for i, u := range users {
+			var stored time.Time
+			if statuses[i] != protocol.StatusOnline {
+				if usr, err := h.store.User(ctx, u); err == nil {
+					stored = usr.LastSeen
+				}
+			}
+			h.publish(&parley.Event{
+				Users: []string{users[1-i]},
+				Frame: protocol.Encode(protocol.PresenceUpdate{
+					Type:     protocol.TypePresenceUpdate,
+					Username: u,
+					Status:   statuses[i],
+					LastSeen: lastSeen(statuses[i], h.seenOf(u, stored), now),
+				}),
+			})
+		}
+	})
+}
+
 // sendContactsPresence opens a presence connection: one PRESENCE_UPDATE per
 // contact with their current status.
 func (c *Conn) sendContactsPresence(ctx context.Context) error {

@@ -8,12 +8,16 @@ import (
 	"github.com/parley-chat/parley/client"
 )
 
-// contacts makes a and b share a one-to-one chat.
+// contacts makes a and b share a one-to-one chat (a writes first and
+// learns b's presence, as a new contact).
 func contacts(t *testing.T, s *testServer, a, b *user) {
 	t.Helper()
 	c, _, _ := s.chat(a)
 	c.send(obj{"type": "ONE_TO_ONE_CHAT", "to": b.name, "content": "hi"})
 	c.expect("SUCCESS")
+	if p := c.expect("PRESENCE_UPDATE"); p.Username != b.name {
+		t.Fatalf("%s: got %s, want %s's presence", a.name, p.Raw, b.name)
+	}
 	c.CloseNormal()
 	waitOffline(t, s, a)
 }
@@ -140,6 +144,10 @@ func TestPresenceConnGetsPresenceOnly(t *testing.T) {
 	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "mine"})
 	ca.expect("SUCCESS")
 	cb.expect("ONE_TO_ONE_CHAT")
+	// The chat makes them contacts: each learns the other's presence, on
+	// every connection.
+	expectPresence(t, pa, bob.name, "ONLINE")
+	expectPresence(t, cb, alice.name, "ONLINE")
 	cb.send(obj{"type": "ONE_TO_ONE_CHAT", "to": alice.name, "content": "yours"})
 	cb.expect("SUCCESS")
 	ca.expect("ONE_TO_ONE_CHAT")
