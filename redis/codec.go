@@ -170,8 +170,9 @@ func (r *reader) int() int64 {
 	return n
 }
 
-// str reads a string without escapes (an escaped one takes the slow
-// path).
+// str reads a string of printable ASCII, as appendString writes it
+// unescaped; anything else (escapes, or bytes that JSON decoding would
+// replace when they are not valid UTF-8) takes the slow path.
 func (r *reader) str() string {
 	if r.err != nil {
 		return ""
@@ -186,7 +187,7 @@ func (r *reader) str() string {
 			s := string(r.p[1:i])
 			r.p = r.p[i+1:]
 			return s
-		case c == '\\' || c < 0x20:
+		case c == '\\' || c < 0x20 || c >= 0x7f:
 			r.err = errLayout
 			return ""
 		}
