@@ -16,16 +16,18 @@ import (
 func BenchmarkAppendMessages(b *testing.B) {
 	for _, size := range []int{64, 1024} {
 		for _, sync := range []string{"NORMAL", "FULL"} {
-			b.Run(fmt.Sprintf("batch=%d/sync=%s", size, sync), func(b *testing.B) {
-				benchAppend(b, size, sync)
-			})
+			for _, ckpt := range []int{1000, 10000} {
+				b.Run(fmt.Sprintf("batch=%d/sync=%s/checkpoint=%d", size, sync, ckpt), func(b *testing.B) {
+					benchAppend(b, size, sync, ckpt)
+				})
+			}
 		}
 	}
 }
 
-func benchAppend(b *testing.B, size int, sync string) {
+func benchAppend(b *testing.B, size int, sync string, checkpointPages int) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "p.db"), Synchronous: sync})
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "p.db"), Synchronous: sync, CheckpointPages: checkpointPages})
 	if err != nil {
 		b.Fatal(err)
 	}
