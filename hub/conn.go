@@ -51,7 +51,9 @@ type Conn struct {
 	coveredUntil time.Time
 	// unacked[conv] tracks messages written live and not yet
 	// acknowledged, for the ACK lag metric.
-	unacked  map[string]*sent
+	unacked map[string]*sent
+	// members[group] is when an ACK's membership check last passed.
+	members  map[string]time.Time
 	closed   bool
 	closeWhy string
 

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/protocol"
@@ -166,12 +167,43 @@ func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor
 	if f.Seq == nil || *f.Seq < 0 {
 		return parley.Cursor{}, parley.Errorf(parley.EINVALID, "seq must be an integer of at least 0")
 	}
-	conv, err := c.conversation(ctx, f, false)
-	if err != nil {
+	var conv string
+	var err error
+	if f.GroupID != "" && f.ChatID == "" && c.ackMember(f.GroupID) {
+		conv = f.GroupID
+	} else if conv, err = c.conversation(ctx, f, false); err != nil {
 		return parley.Cursor{}, err
+	} else if f.GroupID != "" {
+		c.notedMember(conv)
 	}
 	c.acked(conv, *f.Seq)
 	return parley.Cursor{Username: c.user, Conv: conv, Seq: *f.Seq}, nil
+}
+
+// ackMemberFor is how long a connection trusts a membership check for its
+// ACKs. Members of busy groups ACK many times a second, and a store query
+// for each ACK was what sank group fan-out under load. An ACK only moves
+// the user's own cursor, so one sent just after leaving does no harm;
+// posting and reading history are checked every time.
+const ackMemberFor = 10 * time.Second
+
+// ackMember reports whether the user was found a member of the group
+// within ackMemberFor.
+func (c *Conn) ackMember(groupID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.members[groupID]
+	return ok && time.Since(at) < ackMemberFor
+}
+
+// notedMember remembers a successful membership check for ACKs.
+func (c *Conn) notedMember(groupID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.members == nil {
+		c.members = make(map[string]time.Time)
+	}
+	c.members[groupID] = time.Now()
 }
 
 // conversation resolves the chatId or groupId (or, when allowTo is set,
