@@ -102,6 +102,9 @@ func (h *Hub) seenOf(username string, stored time.Time) time.Time {
 	if t, ok := h.seen[username]; ok && t.After(stored) {
 		return t
 	}
+	if t, ok := h.seenFlushing[username]; ok && t.After(stored) {
+		return t
+	}
 	return stored
 }
 
@@ -115,7 +118,13 @@ func (h *Hub) flushDeferred() {
 		return
 	}
 	h.seen = make(map[string]time.Time)
+	h.seenFlushing = seen // still pending for seenOf while it is stored
 	h.ackMu.Unlock()
+	defer func() {
+		h.ackMu.Lock()
+		h.seenFlushing = nil
+		h.ackMu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.store.SetLastSeen(ctx, seen); err != nil {

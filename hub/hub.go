@@ -91,10 +91,11 @@ type Hub struct {
 	work    chan func() // to idle workers
 	fanout  []chan []delivery
 
-	flushMu sync.Mutex // held while ACKs are being stored
-	ackMu   sync.Mutex
-	acks    map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
-	seen    map[string]time.Time        // user -> last seen, not yet stored
+	flushMu      sync.Mutex // held while ACKs are being stored
+	ackMu        sync.Mutex
+	acks         map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
+	seen         map[string]time.Time        // user -> last seen, not yet stored
+	seenFlushing map[string]time.Time        // the batch of seen being stored, still pending
 
 	ctx      context.Context
 	cancel   context.CancelFunc

@@ -127,8 +127,8 @@ func (h *Hub) statuses(ctx context.Context, usernames []string) []string {
 	return out
 }
 
-// introduce tells two users whose chat has just begun each other's
-// presence: from now on they are contacts, and a client should not have to
+// introduce tells two users whose chat has just begun (a wrote first)
+// each other's presence: from now on they are contacts, and a client should not have to
 // reconnect to learn whether the other is online.
 func (h *Hub) introduce(a, b string) {
 	h.run(func() {
@@ -136,6 +136,9 @@ func (h *Hub) introduce(a, b string) {
 		defer cancel()
 		users := []string{a, b}
 		statuses := h.statuses(ctx, users)
+		// a has just sent from a live connection, whose registration
+		// with the presence service may still be on its way.
+		statuses[0] = protocol.StatusOnline
 		now := h.now()
 		for i, u := range users {
 			var stored time.Time

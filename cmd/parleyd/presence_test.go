@@ -20,6 +20,10 @@ func contacts(t *testing.T, s *testServer, a, b *user) {
 	}
 	c.CloseNormal()
 	waitOffline(t, s, a)
+	// b's side of the introduction has no connection to reach; give its
+	// fan-out worker a moment, so that it cannot reach one the test opens
+	// next.
+	time.Sleep(100 * ms)
 }
 
 // waitOffline waits until the server has counted a's connections closed.
