@@ -198,9 +198,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.engine.Stop()
+	// nbio's Stop waits for its pollers, and one has been seen to stay
+	// in epoll_wait after the stop signal (rarely, under the race
+	// detector): the process is ending anyway, so it is not waited for
+	// past engineStopWait.
+	stopped := make(chan struct{})
+	go func() {
+		s.engine.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(engineStopWait):
+		s.log.Warn("the WebSocket engine did not stop in time; leaving it", "waited", engineStopWait)
+	}
 	return err
 }
+
+// engineStopWait bounds the wait for the WebSocket engine's pollers.
+const engineStopWait = 3 * time.Second
 
 // socket implements hub.Socket over an nbio WebSocket connection.
 type socket struct {
