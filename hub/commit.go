@@ -94,6 +94,10 @@ func (h *Hub) lastSeen(username string, at time.Time) {
 	h.ackMu.Unlock()
 }
 
+// seenStoredFor is how long a stored last-seen time is also kept in
+// memory.
+const seenStoredFor = time.Minute
+
 // seenOf returns a user's last-seen time: the pending one if there is
 // one, else the stored one.
 func (h *Hub) seenOf(username string, stored time.Time) time.Time {
@@ -102,7 +106,7 @@ func (h *Hub) seenOf(username string, stored time.Time) time.Time {
 	if t, ok := h.seen[username]; ok && t.After(stored) {
 		return t
 	}
-	if t, ok := h.seenFlushing[username]; ok && t.After(stored) {
+	if t, ok := h.seenStored[username]; ok && t.After(stored) {
 		return t
 	}
 	return stored
@@ -118,13 +122,21 @@ func (h *Hub) flushDeferred() {
 		return
 	}
 	h.seen = make(map[string]time.Time)
-	h.seenFlushing = seen // still pending for seenOf while it is stored
+	// seenOf keeps answering from memory while the batch is stored and
+	// for a while after: a reader may hold a snapshot from before the
+	// write.
+	now := h.now()
+	for u, t := range h.seenStored {
+		if now.Sub(t) > seenStoredFor {
+			delete(h.seenStored, u)
+		}
+	}
+	for u, t := range seen {
+		if t.After(h.seenStored[u]) {
+			h.seenStored[u] = t
+		}
+	}
 	h.ackMu.Unlock()
-	defer func() {
-		h.ackMu.Lock()
-		h.seenFlushing = nil
-		h.ackMu.Unlock()
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.store.SetLastSeen(ctx, seen); err != nil {

@@ -91,11 +91,11 @@ type Hub struct {
 	work    chan func() // to idle workers
 	fanout  []chan []delivery
 
-	flushMu      sync.Mutex // held while ACKs are being stored
-	ackMu        sync.Mutex
-	acks         map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
-	seen         map[string]time.Time        // user -> last seen, not yet stored
-	seenFlushing map[string]time.Time        // the batch of seen being stored, still pending
+	flushMu    sync.Mutex // held while ACKs are being stored
+	ackMu      sync.Mutex
+	acks       map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
+	seen       map[string]time.Time        // user -> last seen, not yet stored
+	seenStored map[string]time.Time        // recently stored last-seen times (seenStoredFor)
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -159,21 +159,22 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
-		cfg:      cfg,
-		store:    cfg.Store,
-		presence: cfg.Presence,
-		bus:      cfg.Bus,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		ids:      ids,
-		nodeName: "node-" + strconv.FormatInt(cfg.NodeID, 10),
-		metrics:  cfg.Metrics,
-		seed:     maphash.MakeSeed(),
-		commits:  make(chan *commit, 4096),
-		stored:   make(chan storedBatch, 64),
-		work:     make(chan func()),
-		acks:     make(map[string]map[string]int64),
-		seen:     make(map[string]time.Time),
+		cfg:        cfg,
+		store:      cfg.Store,
+		presence:   cfg.Presence,
+		bus:        cfg.Bus,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		ids:        ids,
+		nodeName:   "node-" + strconv.FormatInt(cfg.NodeID, 10),
+		metrics:    cfg.Metrics,
+		seed:       maphash.MakeSeed(),
+		commits:    make(chan *commit, 4096),
+		stored:     make(chan storedBatch, 64),
+		work:       make(chan func()),
+		acks:       make(map[string]map[string]int64),
+		seen:       make(map[string]time.Time),
+		seenStored: make(map[string]time.Time),
 	}
 	if h.presence == nil {
 		h.presence = NewLocalPresence()
