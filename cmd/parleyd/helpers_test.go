@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,25 @@ func (c *conn) expect(typ string) client.Frame {
 		c.t.Fatalf("%s: got %s, want a %s frame", c.name, f.Raw, typ)
 	}
 	return f
+}
+
+// expectAll reads the next frames, which must be one of each of the
+// given types in any order (PRESENCE_UPDATE included when named), and
+// returns them by type.
+func (c *conn) expectAll(types ...string) map[string]client.Frame {
+	c.t.Helper()
+	keep := c.keepPresence
+	c.keepPresence = slices.Contains(types, "PRESENCE_UPDATE")
+	defer func() { c.keepPresence = keep }()
+	got := make(map[string]client.Frame, len(types))
+	for len(got) < len(types) {
+		f := c.next()
+		if _, dup := got[f.Type]; dup || !slices.Contains(types, f.Type) {
+			c.t.Fatalf("%s: got %s, want one each of %v", c.name, f.Raw, types)
+		}
+		got[f.Type] = f
+	}
+	return got
 }
 
 // expectError returns the next frame, which must be ERROR with code.

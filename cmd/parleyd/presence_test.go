@@ -14,8 +14,8 @@ func contacts(t *testing.T, s *testServer, a, b *user) {
 	t.Helper()
 	c, _, _ := s.chat(a)
 	c.send(obj{"type": "ONE_TO_ONE_CHAT", "to": b.name, "content": "hi"})
-	c.expect("SUCCESS")
-	if p := c.expect("PRESENCE_UPDATE"); p.Username != b.name {
+	got := c.expectAll("SUCCESS", "PRESENCE_UPDATE")
+	if p := got["PRESENCE_UPDATE"]; p.Username != b.name {
 		t.Fatalf("%s: got %s, want %s's presence", a.name, p.Raw, b.name)
 	}
 	c.CloseNormal()
@@ -146,12 +146,15 @@ func TestPresenceConnGetsPresenceOnly(t *testing.T) {
 	ca, _, _ := s.chat(alice)
 	cb, _, _ := s.chat(bob)
 	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "mine"})
-	ca.expect("SUCCESS")
-	cb.expect("ONE_TO_ONE_CHAT")
 	// The chat makes them contacts: each learns the other's presence, on
-	// every connection.
+	// every connection, in any order with the message's own frames.
+	if p := ca.expectAll("SUCCESS", "PRESENCE_UPDATE")["PRESENCE_UPDATE"]; p.Username != bob.name || p.Status != "ONLINE" {
+		t.Fatalf("alice: got %s", p.Raw)
+	}
+	if p := cb.expectAll("ONE_TO_ONE_CHAT", "PRESENCE_UPDATE")["PRESENCE_UPDATE"]; p.Username != alice.name || p.Status != "ONLINE" {
+		t.Fatalf("bob: got %s", p.Raw)
+	}
 	expectPresence(t, pa, bob.name, "ONLINE")
-	expectPresence(t, cb, alice.name, "ONLINE")
 	cb.send(obj{"type": "ONE_TO_ONE_CHAT", "to": alice.name, "content": "yours"})
 	cb.expect("SUCCESS")
 	ca.expect("ONE_TO_ONE_CHAT")
