@@ -122,8 +122,12 @@ func (c *Conn) start() {
 	var err error
 	if c.kind == Chat {
 		err = c.sendInitData(ctx)
-	} else if err = c.sendContactsPresence(ctx); err == nil {
-		c.endSync(nil)
+	} else {
+		var in *parley.Inbox
+		if in, err = h.store.Inbox(ctx, c.user); err == nil {
+			c.sendContactsPresence(ctx, in)
+			c.endSync(nil)
+		}
 	}
 	if err != nil {
 		h.log.Error("connection start failed", "conn", c.id, "user", c.user, "err", err)

@@ -123,14 +123,16 @@ func (h *Hub) Resync() {
 		h.run(func() {
 			ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
 			defer cancel()
-			err := c.sendContactsPresence(ctx)
-			if err == nil && c.kind == Chat {
-				err = h.flushAcks(c.user)
-				var in *parley.Inbox
-				if err == nil {
-					in, err = h.store.Inbox(ctx, c.user)
-				}
-				if err == nil {
+			// The user's ACKs in memory are stored first, so that the
+			// inbox reflects them.
+			err := h.flushAcks(c.user)
+			var in *parley.Inbox
+			if err == nil {
+				in, err = h.store.Inbox(ctx, c.user)
+			}
+			if err == nil {
+				c.sendContactsPresence(ctx, in)
+				if c.kind == Chat {
 					_, err = c.sendOffline(ctx, in)
 				}
 			}

@@ -147,26 +147,14 @@ func (h *Hub) introduce(a, b string) {
 					stored = usr.LastSeen
 				}
 			}
-			h.publish(&parley.Event{
-				Users: []string{users[1-i]},
-				Frame: protocol.Encode(protocol.PresenceUpdate{
-					Type:     protocol.TypePresenceUpdate,
-					Username: u,
-					Status:   statuses[i],
-					LastSeen: lastSeen(statuses[i], h.seenOf(u, stored), now),
-				}),
-			})
+			h.publish(&parley.Event{Users: []string{users[1-i]}, Frame: h.presenceFrame(u, statuses[i], stored, now)})
 		}
 	})
 }
 
-// sendContactsPresence opens a presence connection: one PRESENCE_UPDATE per
-// contact with their current status.
-func (c *Conn) sendContactsPresence(ctx context.Context) error {
-	in, err := c.hub.store.Inbox(ctx, c.user)
-	if err != nil {
-		return err
-	}
+// sendContactsPresence writes one PRESENCE_UPDATE per contact of the
+// inbox, with their current status: how a presence connection opens.
+func (c *Conn) sendContactsPresence(ctx context.Context, in *parley.Inbox) {
 	names := make([]string, len(in.Chats))
 	for i, ch := range in.Chats {
 		names[i] = ch.With
@@ -174,14 +162,19 @@ func (c *Conn) sendContactsPresence(ctx context.Context) error {
 	statuses := c.hub.statuses(ctx, names)
 	now := c.hub.now()
 	for i, ch := range in.Chats {
-		c.write(protocol.Encode(protocol.PresenceUpdate{
-			Type:     protocol.TypePresenceUpdate,
-			Username: ch.With,
-			Status:   statuses[i],
-			LastSeen: lastSeen(statuses[i], c.hub.seenOf(ch.With, ch.WithLastSeen), now),
-		}))
+		c.write(c.hub.presenceFrame(ch.With, statuses[i], ch.WithLastSeen, now))
 	}
-	return nil
+}
+
+// presenceFrame is a PRESENCE_UPDATE of a user with the given status,
+// stored being their last-seen time as the store has it.
+func (h *Hub) presenceFrame(username, status string, stored, now time.Time) []byte {
+	return protocol.Encode(protocol.PresenceUpdate{
+		Type:     protocol.TypePresenceUpdate,
+		Username: username,
+		Status:   status,
+		LastSeen: lastSeen(status, h.seenOf(username, stored), now),
+	})
 }
 
 // lastSeen is the wire lastSeen: now while online, the stored time
