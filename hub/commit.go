@@ -94,22 +94,23 @@ func (h *Hub) lastSeen(username string, at time.Time) {
 	h.ackMu.Unlock()
 }
 
-// seenStoredFor is how long a stored last-seen time is also kept in
-// memory.
+// seenStoredFor is how long, at least, a stored last-seen time is also
+// kept in memory (at most twice as long): a reader may hold a snapshot
+// from before the write.
 const seenStoredFor = time.Minute
 
-// seenOf returns a user's last-seen time: the pending one if there is
-// one, else the stored one.
+// seenOf returns a user's last-seen time: the latest of the stored one
+// and those this node holds in memory.
 func (h *Hub) seenOf(username string, stored time.Time) time.Time {
 	h.ackMu.Lock()
 	defer h.ackMu.Unlock()
-	if t, ok := h.seen[username]; ok && t.After(stored) {
-		return t
+	latest := stored
+	for _, m := range []map[string]time.Time{h.seen, h.seenStored, h.seenStoredOld} {
+		if t, ok := m[username]; ok && t.After(latest) {
+			latest = t
+		}
 	}
-	if t, ok := h.seenStored[username]; ok && t.After(stored) {
-		return t
-	}
-	return stored
+	return latest
 }
 
 // flushDeferred stores the pending ACKs and last-seen times.
@@ -123,13 +124,9 @@ func (h *Hub) flushDeferred() {
 	}
 	h.seen = make(map[string]time.Time)
 	// seenOf keeps answering from memory while the batch is stored and
-	// for a while after: a reader may hold a snapshot from before the
-	// write.
-	now := h.now()
-	for u, t := range h.seenStored {
-		if now.Sub(t) > seenStoredFor {
-			delete(h.seenStored, u)
-		}
+	// for a while after, two generations of seenStoredFor.
+	if now := h.now(); now.Sub(h.seenGenAt) > seenStoredFor {
+		h.seenStoredOld, h.seenStored, h.seenGenAt = h.seenStored, make(map[string]time.Time), now
 	}
 	for u, t := range seen {
 		if t.After(h.seenStored[u]) {

@@ -91,11 +91,13 @@ type Hub struct {
 	work    chan func() // to idle workers
 	fanout  []chan []delivery
 
-	flushMu    sync.Mutex // held while ACKs are being stored
-	ackMu      sync.Mutex
-	acks       map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
-	seen       map[string]time.Time        // user -> last seen, not yet stored
-	seenStored map[string]time.Time        // recently stored last-seen times (seenStoredFor)
+	flushMu sync.Mutex // held while ACKs are being stored
+	ackMu   sync.Mutex
+	acks    map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
+	seen    map[string]time.Time        // user -> last seen, not yet stored
+	// Last-seen times stored lately, in two generations (seenStoredFor).
+	seenStored, seenStoredOld map[string]time.Time
+	seenGenAt                 time.Time
 
 	ctx      context.Context
 	cancel   context.CancelFunc
