@@ -86,6 +86,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	checks := []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}}
+	if cfg.RedisURL != "" {
+		if m.redis, err = m.openRedis(ctx); err != nil {
+			return err
+		}
+		checks = append(checks, parleyhttp.Check{Name: "redis", Fn: m.redis.Ping})
+	}
 	hcfg := hub.Config{
 		Store:        store,
 		Metrics:      m.metrics,
@@ -93,24 +100,13 @@ func (m *Main) Open(ctx context.Context) error {
 		PingInterval: cfg.PingInterval,
 		Logger:       m.Logger,
 		Limits: hub.Limits{
-			Messages: ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec))},
-			History:  ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec))},
-			Groups:   ratelimit.Limiter{Keyed: ratelimit.PerMinute(cfg.RateGroupsPerMin)},
+			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
+			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
+			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
 		},
 	}
-	checks := []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}}
-	if cfg.RedisURL != "" {
-		if m.redis, err = m.openRedis(ctx); err != nil {
-			return err
-		}
-		rc := m.redis
-		hcfg.Presence, hcfg.Bus, hcfg.NodeID = rc, rc, rc.NodeID()
-		hcfg.Limits = hub.Limits{
-			Messages: sharedLimit(rc, "send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
-			History:  sharedLimit(rc, "history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
-			Groups:   sharedLimit(rc, "groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
-		}
-		checks = append(checks, parleyhttp.Check{Name: "redis", Fn: rc.Ping})
+	if m.redis != nil {
+		hcfg.Presence, hcfg.Bus, hcfg.NodeID = m.redis, m.redis, m.redis.NodeID()
 	}
 	if m.hub, err = hub.New(hcfg); err != nil {
 		return err
@@ -223,13 +219,17 @@ func (m *Main) openRedis(ctx context.Context) (*redis.Client, error) {
 	})
 }
 
-// sharedLimit is a per-user limit held in Redis, so that it spans every
-// node; nil (no limit) when perSec is 0.
-func sharedLimit(rc *redis.Client, name string, perSec float64, burst int) hub.Limiter {
+// userLimit is a per-user limit of requests: held in Redis when there is
+// one, so that it spans every node, else in this process. A perSec of 0
+// turns it off.
+func (m *Main) userLimit(name string, perSec float64, burst int) hub.Limiter {
+	if m.redis == nil {
+		return ratelimit.Limiter{Keyed: ratelimit.NewKeyed(perSec, burst)}
+	}
 	if perSec <= 0 {
 		return nil
 	}
-	return rc.NamedLimiter(name, perSec, burst)
+	return m.redis.NamedLimiter(name, perSec, burst)
 }
 
 // burst is the burst of a per-second limit: four seconds' worth.
