@@ -187,6 +187,18 @@ func (c *conn) expect(typ string) client.Frame {
 	return f
 }
 
+// until polls ok every 10 ms and fails the test if it is not true within d.
+func until(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, d)
+		}
+		time.Sleep(10 * ms)
+	}
+}
+
 // expectAll reads the next frames, which must be one of each of the
 // given types in any order (PRESENCE_UPDATE included when named), and
 // returns them by type.

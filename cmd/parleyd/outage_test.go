@@ -160,17 +160,6 @@ func (p *privatePostgres) stop() {
 	p.run("pg_ctl", "-D", p.data(), "-m", "immediate", "-w", "stop")
 }
 
-func until(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, d)
-		}
-		time.Sleep(10 * ms)
-	}
-}
-
 // stream sends numbered messages from one connection to a user as a
 // careful client does: one at a time, each sent again with the same id
 // after an ERROR until it gets SUCCESS. It runs until stop is closed.
@@ -279,20 +268,27 @@ func collect(t *testing.T, c *conn) *inbox {
 	return in
 }
 
-// missing returns the sent messages not received yet, and when the last
-// of the received ones came.
-func (in *inbox) missing(sent map[string]time.Time) (missing []string, last time.Time) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for id := range sent {
-		at, ok := in.got[id]
-		if !ok {
-			missing = append(missing, id)
-		} else if at.After(last) {
-			last = at
+// waitAll waits until every sent message has been received and returns
+// when the last of them came.
+func (in *inbox) waitAll(t *testing.T, sent map[string]time.Time) time.Time {
+	t.Helper()
+	var last time.Time
+	until(t, 15*time.Second, "every stored message delivered", func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		last = time.Time{}
+		for id := range sent {
+			at, ok := in.got[id]
+			if !ok {
+				return false
+			}
+			if at.After(last) {
+				last = at
+			}
 		}
-	}
-	return missing, last
+		return true
+	})
+	return last
 }
 
 // healthOf returns the status code and the checks of GET /health.
@@ -355,12 +351,7 @@ func TestRedisOutage(t *testing.T) {
 	time.Sleep(100 * ms) // the last answer
 
 	sent := st.sent()
-	var missing []string
-	var last time.Time
-	until(t, 15*time.Second, "every stored message delivered", func() bool {
-		missing, last = got.missing(sent)
-		return len(missing) == 0
-	})
+	last := got.waitAll(t, sent)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	t.Logf("Redis down %v: %d messages stored during it (%d in all), errors %v, longest send %v; "+
@@ -412,12 +403,7 @@ func TestPostgresOutage(t *testing.T) {
 	time.Sleep(100 * ms)
 
 	sent := st.sent()
-	var missing []string
-	var last time.Time
-	until(t, 15*time.Second, "every stored message delivered", func() bool {
-		missing, last = got.missing(sent)
-		return len(missing) == 0
-	})
+	last := got.waitAll(t, sent)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	t.Logf("PostgreSQL down %v: %d messages stored in all, errors meanwhile %v, longest send (with retries) %v; "+

@@ -29,15 +29,10 @@ func contacts(t *testing.T, s *testServer, a, b *user) {
 // waitOffline waits until the server has counted a's connections closed.
 func waitOffline(t *testing.T, s *testServer, a *user) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	until(t, wait, a.name+" counted offline", func() bool {
 		online, _ := s.hub.Online(context.Background(), a.name)
-		if !online {
-			return
-		}
-		time.Sleep(5 * ms)
-	}
-	t.Fatalf("%s still online", a.name)
+		return !online
+	})
 }
 
 func expectPresence(t *testing.T, c *conn, username, status string) client.Frame {
