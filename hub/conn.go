@@ -233,19 +233,26 @@ func (c *Conn) deliver(d delivery) {
 			return
 		}
 	}
-	if d.seq > 0 {
-		if c.unacked == nil {
-			c.unacked = make(map[string]*sent)
-		}
-		now := time.Now()
-		if u := c.unacked[d.conv]; u != nil {
-			u.newSeq, u.newAt = d.seq, now
-		} else {
-			c.unacked[d.conv] = &sent{d.seq, now, d.seq, now}
-		}
-	}
+	c.trackLocked(d)
 	c.mu.Unlock()
 	c.writeDelivery(d)
+}
+
+// trackLocked notes a message about to be written, for the ACK lag
+// metric. The caller holds c.mu.
+func (c *Conn) trackLocked(d delivery) {
+	if d.seq <= 0 {
+		return
+	}
+	if c.unacked == nil {
+		c.unacked = make(map[string]*sent)
+	}
+	now := time.Now()
+	if u := c.unacked[d.conv]; u != nil {
+		u.newSeq, u.newAt = d.seq, now
+	} else {
+		c.unacked[d.conv] = &sent{d.seq, now, d.seq, now}
+	}
 }
 
 // writeDelivery writes a delivery, counting messages in the metrics.
@@ -314,6 +321,9 @@ func (c *Conn) endSync(covered map[string]int64) {
 			if d.seq > 0 && d.seq <= covered[d.conv] {
 				continue
 			}
+			c.mu.Lock()
+			c.trackLocked(d)
+			c.mu.Unlock()
 			c.writeDelivery(d)
 		}
 	}
