@@ -114,8 +114,10 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("starting parleyd: %v", err)
 	}
 	ready := make(chan struct{})
-	go s.readLog(stderr, ready)
 	go func() {
+		// Wait closes the pipe, so it waits until the log has been read to
+		// its end: the last lines a stopping server writes are not lost.
+		s.readLog(stderr, ready)
 		s.exitErr = cmd.Wait()
 		close(s.exited)
 	}()
