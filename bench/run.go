@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,7 +33,8 @@ type Run struct {
 	accounts  *Accounts
 	transport Transport
 	wsURL     string
-	server    Probe // nil when neither /proc nor /metrics is available
+	wsURLs    []string // wsURL's comma-separated URLs (several nodes)
+	server    Probe    // nil when neither /proc nor /metrics is available
 	self      Probe
 	fileLimit uint64
 	notes     []string
@@ -70,6 +72,11 @@ func NewRun(cfg *Config) (*Run, error) {
 	r.wsURL = cfg.ChatURL
 	if r.wsURL == "" {
 		r.wsURL = "ws://" + u.Host + "/ws/chat"
+	}
+	for _, s := range strings.Split(r.wsURL, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			r.wsURLs = append(r.wsURLs, s)
+		}
 	}
 	api := client.New(cfg.ServerURL)
 	if cfg.AccountsFile == "" {
@@ -226,4 +233,16 @@ func (r *Run) Close() {
 	if !r.Cfg.Quiet && r.Cfg.Progress > 0 && isTerminal(os.Stderr) {
 		fmt.Fprintln(os.Stderr)
 	}
+}
+
+// chatURL is the chat URL a user connects to: with several nodes, always
+// the same one for a user, picked by a hash of the name, so that about half
+// of the one-to-one pairs and most group members span two nodes.
+func (r *Run) chatURL(username string) string {
+	if len(r.wsURLs) == 1 {
+		return r.wsURLs[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(username))
+	return r.wsURLs[h.Sum32()%uint32(len(r.wsURLs))]
 }

@@ -64,7 +64,7 @@ func (r *Run) Connect(ctx context.Context, acct *Account) (*Session, error) {
 		token := acct.AccessToken()
 		h := http.Header{"Authorization": {"Bearer " + token}}
 		dctx, cancel := context.WithTimeout(ctx, r.Cfg.ConnectTimeout)
-		conn, status, err := r.transport.Dial(dctx, r.wsURL, h, s)
+		conn, status, err := r.transport.Dial(dctx, r.chatURL(acct.Username), h, s)
 		cancel()
 		if status == http.StatusUnauthorized && attempt == 0 {
 			if rerr := r.accounts.Reauth(ctx, acct, token); rerr == nil {

@@ -30,7 +30,7 @@ func flags(c *bench.Config) (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("parley-bench", flag.ContinueOnError)
 	// Where and what.
 	fs.StringVar(&c.ServerURL, "server", "http://127.0.0.1:3000", "the server's HTTP listener")
-	fs.StringVar(&c.ChatURL, "chat-url", "", "chat WebSocket URL (default: the HTTP listener's /ws/chat)")
+	fs.StringVar(&c.ChatURL, "chat-url", "", "chat WebSocket URL (default: the HTTP listener's /ws/chat); several, comma-separated, spread the users over several nodes")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server on this machine: read its CPU and RSS from /proc (else /metrics is scraped)")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "Prometheus page with the server's process_* metrics (default: SERVER/metrics)")
 	fs.BoolVar(&o.startServer, "start-server", false, "build and start a fresh parleyd (bcrypt cost 4, temporary data dir, 2h tokens) for this run, and stop it after")
