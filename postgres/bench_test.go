@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/postgres"
 )
 
@@ -13,7 +14,7 @@ import (
 // idempotency key, in batches of 256 spread over 100 conversations, as the
 // hub's committer does. An op is one message.
 func BenchmarkAppendMessages(b *testing.B) {
-	db, err := postgres.Open(ctx, postgres.Config{URL: freshDatabase(b)})
+	db, err := postgres.Open(ctx, postgres.Config{URL: testenv.FreshDatabase(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

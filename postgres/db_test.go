@@ -2,68 +2,21 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/storetest"
 )
 
 var ctx = context.Background()
-
-// serverURL is the server the tests run against, from
-// PARLEY_TEST_POSTGRES_URL; without it they are skipped.
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("PARLEY_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("PARLEY_TEST_POSTGRES_URL is not set")
-	}
-	return u
-}
-
-// freshDatabase creates an empty database with a random name, dropped when
-// the test ends, and returns its URL.
-func freshDatabase(t testing.TB) string {
-	t.Helper()
-	server := serverURL(t)
-	var b [8]byte
-	rand.Read(b[:])
-	name := fmt.Sprintf("parley_test_%x", b)
-	admin(t, server, "CREATE DATABASE "+name)
-	t.Cleanup(func() { admin(t, server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	if strings.HasPrefix(server, "postgres://") || strings.HasPrefix(server, "postgresql://") {
-		u, err := url.Parse(server)
-		if err != nil {
-			t.Fatalf("server URL: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return server + " dbname=" + name
-}
-
-// admin runs one statement on the database at url.
-func admin(t testing.TB, url, sql string) {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // queryInt runs a query that returns one number.
 func queryInt(t testing.TB, url, sql string) int64 {
@@ -92,7 +45,7 @@ func openDB(t testing.TB, url string) *postgres.DB {
 	return db
 }
 
-func open(t testing.TB) parley.Store { return openDB(t, freshDatabase(t)) }
+func open(t testing.TB) parley.Store { return openDB(t, testenv.FreshDatabase(t)) }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
@@ -106,7 +59,7 @@ func migrationFiles(t testing.TB) int64 {
 }
 
 func TestMigrateTwice(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	for i := 0; i < 2; i++ {
 		if err := postgres.Migrate(ctx, url); err != nil {
 			t.Fatalf("migrate %d: %v", i+1, err)
@@ -134,7 +87,7 @@ func TestMigrateTwice(t *testing.T) {
 // TestConcurrentOpen starts several nodes at once on a fresh database: the
 // advisory lock lets one migrate while the others wait.
 func TestConcurrentOpen(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	const nodes = 6
 	errs := make(chan error, nodes)
 	var wg sync.WaitGroup
@@ -163,7 +116,7 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 func TestTimes(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
 	db, err := postgres.Open(ctx, postgres.Config{URL: url, Now: func() time.Time { return now }})
 	if err != nil {
@@ -203,7 +156,7 @@ func mustUsers(t testing.TB, s parley.Store, names ...string) {
 // overlapping users in whatever order their maps give: no deadlock, and a
 // late, older time does not move a newer one back.
 func TestSetLastSeen(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	nodes := []*postgres.DB{openDB(t, url), openDB(t, url)}
 	var users []*parley.User
 	for i := 0; i < 200; i++ {
@@ -379,7 +332,7 @@ func msg(from, to, clientID, id string) *parley.Append {
 // same idempotency keys: seqs stay gapless, batches do not deadlock, and
 // each key is stored once.
 func TestTwoNodes(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	nodes := []*postgres.DB{openDB(t, url), openDB(t, url)}
 	mustUsers(t, nodes[0], "alice", "bob", "carol")
 	const writers, rounds = 4, 25
@@ -403,7 +356,7 @@ func TestTwoNodes(t *testing.T) {
 // different conversations, so that no conversation lock orders them: the
 // batches race on the key itself, and the loser finds the winner's message.
 func TestTwoNodesKeyRace(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	nodes := []*postgres.DB{openDB(t, url), openDB(t, url)}
 	mustUsers(t, nodes[0], "alice", "bob", "carol")
 	const writers, rounds = 4, 50
@@ -424,7 +377,7 @@ func TestTwoNodesKeyRace(t *testing.T) {
 // appends to it: every message after a newcomer's starting cursor lists it
 // as a recipient, and none before.
 func TestJoinWhileAppending(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	a, b := openDB(t, url), openDB(t, url)
 	mustUsers(t, a, "alice")
 	var joiners []string
@@ -488,7 +441,7 @@ func TestJoinWhileAppending(t *testing.T) {
 // TestConcurrentRefresh refreshes one token from two nodes at once: exactly
 // one refresh wins, and the other counts as a reuse.
 func TestConcurrentRefresh(t *testing.T) {
-	url := freshDatabase(t)
+	url := testenv.FreshDatabase(t)
 	nodes := []*postgres.DB{openDB(t, url), openDB(t, url)}
 	mustUsers(t, nodes[0], "alice")
 	now := time.Now()

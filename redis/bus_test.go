@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/redis"
 )
 
 func TestBus(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	ctx := context.Background()
@@ -140,8 +141,8 @@ func TestManySubscriptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	ctx := context.Background()
@@ -177,8 +178,8 @@ func TestManySubscriptions(t *testing.T) {
 var benchFrame = []byte(`{"type":"ONE_TO_ONE_CHAT","messageId":"1862379123456789012","seq":1234,"from":"alice","to":"bob","chatId":"alice-bob","content":"Hello Bob, this is a message of a typical length.","timestamp":"2026-11-26T21:25:25.123Z"}`)
 
 func BenchmarkPublish(b *testing.B) {
-	url := redisURL(b)
-	prefix := freshPrefix(b, url)
+	url := testenv.RedisURL(b)
+	prefix := testenv.RedisPrefix(b, url)
 	for _, users := range []int{1, 2, 10} {
 		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
 			pub := openNode(b, url, prefix, func(c *redis.Config) { c.QueueSize = 1 << 20 })
@@ -215,8 +216,8 @@ func BenchmarkPublish(b *testing.B) {
 // one to OnEvent on the other, keeping at most 5000 in flight (a receiver
 // that falls further behind is disconnected by Redis).
 func BenchmarkDeliver(b *testing.B) {
-	url := redisURL(b)
-	prefix := freshPrefix(b, url)
+	url := testenv.RedisURL(b)
+	prefix := testenv.RedisPrefix(b, url)
 	pub := openNode(b, url, prefix, func(c *redis.Config) { c.QueueSize = 1 << 20 })
 	sub := openNode(b, url, prefix, nil)
 	ctx := context.Background()

@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"sync"
@@ -14,63 +12,6 @@ import (
 	"github.com/parley-chat/parley/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
-
-// redisURL returns the test server's URL from PARLEY_TEST_REDIS_URL. It
-// skips when the variable is unset; when it is set but the server does not
-// answer, it skips, except under CI=true, where it fails.
-func redisURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("PARLEY_TEST_REDIS_URL is not set")
-	}
-	if err := ping(url); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PARLEY_TEST_REDIS_URL=%s is unreachable: %v", url, err)
-		}
-		t.Skipf("PARLEY_TEST_REDIS_URL=%s is unreachable: %v", url, err)
-	}
-	return url
-}
-
-func ping(url string) error {
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		return err
-	}
-	opt.DialerRetries = 1
-	rdb := goredis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return rdb.Ping(ctx).Err()
-}
-
-// freshPrefix returns a key prefix of the test's own, whose keys are
-// deleted when it ends.
-func freshPrefix(t testing.TB, url string) string {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "parleytest:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		opt, err := goredis.ParseURL(url)
-		if err != nil {
-			return
-		}
-		rdb := goredis.NewClient(opt)
-		defer rdb.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
-			iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
-		}
-	})
-	return prefix
-}
 
 // keys lists the keys under a prefix.
 func keys(t testing.TB, url, prefix string) []string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/redis"
 )
 
@@ -50,7 +51,7 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
-	eventually(s.t, 5*time.Second, "redis-server answering", func() bool { return ping(s.url()) == nil })
+	eventually(s.t, 5*time.Second, "redis-server answering", func() bool { return testenv.PingRedis(s.url()) == nil })
 }
 
 func (s *server) kill() {
@@ -64,7 +65,7 @@ func (s *server) kill() {
 // TestOutage kills Redis under two nodes and starts it again, empty: the
 // nodes keep working without it, then catch up.
 func TestOutage(t *testing.T) {
-	redisURL(t) // Redis tests are enabled
+	testenv.RedisURL(t) // Redis tests are enabled
 	srv := startServer(t)
 	url := srv.url()
 	ctx := context.Background()

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/redis"
 )
 
 func TestPresence(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 
@@ -76,8 +77,8 @@ func TestPresence(t *testing.T) {
 // connection elsewhere go offline on the other node within two ping
 // intervals.
 func TestKilledNode(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	const ping = 200 * time.Millisecond
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
@@ -135,8 +136,8 @@ func TestKilledNode(t *testing.T) {
 // TestRestartWithSameID kills a node with a configured id and starts it
 // again: the new run announces the users the old one left.
 func TestRestartWithSameID(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	const ping = 200 * time.Millisecond
 	withID := func(c *redis.Config) { c.NodeID = 7 }
 	a := openNode(t, url, prefix, withID)
@@ -168,8 +169,8 @@ func TestRestartWithSameID(t *testing.T) {
 }
 
 func TestNodeIDs(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	if a.NodeID() != 0 || b.NodeID() != 1 {
@@ -207,8 +208,8 @@ func TestNodeIDs(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	ctx := context.Background()
@@ -259,8 +260,8 @@ func TestClose(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	la, lb := a.Limiter(1, 4), b.Limiter(1, 4)

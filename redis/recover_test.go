@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -27,8 +28,8 @@ func rawClient(t testing.TB, url string) *goredis.Client {
 // long stall would: the other node sweeps it, then the node takes its
 // lease again and writes its presence back.
 func TestSweptWhileAlive(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	b := openNode(t, url, prefix, nil)
 	connect(t, a, "alice", true)
@@ -65,8 +66,8 @@ func TestSweptWhileAlive(t *testing.T) {
 
 // TestLeaseLost gives a live node's id to someone else: its Ping fails.
 func TestLeaseLost(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, nil)
 	rdb := rawClient(t, url)
 	must(t, rdb.Set(context.Background(), prefix+"node:"+strconv.FormatInt(a.NodeID(), 10), "intruder", time.Minute).Err())
@@ -78,8 +79,8 @@ func TestLeaseLost(t *testing.T) {
 // TestDropsResync overflows a node's publish queue: the other node is
 // told to resync.
 func TestDropsResync(t *testing.T) {
-	url := redisURL(t)
-	prefix := freshPrefix(t, url)
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
 	a := openNode(t, url, prefix, func(c *redis.Config) { c.QueueSize = 1 })
 	b := openNode(t, url, prefix, nil)
 	ctx := context.Background()
@@ -108,7 +109,7 @@ func TestDropsResync(t *testing.T) {
 // connection may stay silent: the connection is replaced, OnReconnect
 // fires, and events flow again.
 func TestStalledSubscription(t *testing.T) {
-	redisURL(t)
+	testenv.RedisURL(t)
 	srv := startServer(t)
 	url := srv.url()
 	ctx := context.Background()

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/testenv"
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
@@ -32,9 +31,9 @@ const clusterPing = time.Second
 // startCluster starts n nodes in this process.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	db := freshDatabase(t)
-	rurl := redisURL(t)
-	prefix := redisPrefix(t, rurl)
+	db := testenv.FreshDatabase(t)
+	rurl := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, rurl)
 	secret := randomHex(24)
 	c := &cluster{t: t, env: map[string]string{
 		"PARLEY_POSTGRES_URL":  db,
@@ -63,30 +62,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// redisPrefix returns a key prefix of this test's own and deletes its keys
-// afterwards.
-func redisPrefix(t *testing.T, url string) string {
-	t.Helper()
-	prefix := "parley-test-" + randomHex(6) + ":"
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("redis URL: %v", err)
-	}
-	t.Cleanup(func() {
-		rdb := goredis.NewClient(opt)
-		defer rdb.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
-			iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
-		}
-	})
-	return prefix
 }
 
 // TestClusterChat: users on different nodes chat one-to-one and in groups

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/internal/testenv"
 )
 
 // runCmd runs a parleyd command with the given environment.
@@ -22,7 +24,7 @@ func runCmd(t *testing.T, env map[string]string, args ...string) string {
 // TestSeedAndAdminCommands runs the seed and admin commands on each store.
 func TestSeedAndAdminCommands(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { testSeedAndAdmin(t, "") })
-	t.Run("postgres", func(t *testing.T) { testSeedAndAdmin(t, freshDatabase(t)) })
+	t.Run("postgres", func(t *testing.T) { testSeedAndAdmin(t, testenv.FreshDatabase(t)) })
 }
 
 func testSeedAndAdmin(t *testing.T, postgresURL string) {

@@ -19,6 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/parley-chat/parley/client"
+	"github.com/parley-chat/parley/internal/testenv"
 )
 
 // The outage tests stop a private Redis or PostgreSQL (never the shared
@@ -312,7 +313,7 @@ func healthOf(s *testServer) (int, map[string]string) {
 // Redis is down meanwhile.
 func TestRedisOutage(t *testing.T) {
 	rd := startPrivateRedis(t)
-	db := freshDatabase(t)
+	db := testenv.FreshDatabase(t)
 	secret := randomHex(24)
 	var nodes []*testServer
 	for range 2 {
@@ -371,7 +372,7 @@ func TestRedisOutage(t *testing.T) {
 // unavailable meanwhile and succeed when sent again once it is back;
 // nothing answered SUCCESS is lost; /health says the store is down.
 func TestPostgresOutage(t *testing.T) {
-	postgresURL(t) // PostgreSQL tests are enabled
+	testenv.PostgresURL(t) // PostgreSQL tests are enabled
 	pg := startPrivatePostgres(t)
 	s := startServer(t, func(c *Config) { c.PostgresURL = pg.url() })
 	alice, bob := s.newUser("alice"), s.newUser("bob")

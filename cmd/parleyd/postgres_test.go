@@ -1,11 +1,15 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/parley-chat/parley/internal/testenv"
+)
 
 // TestPostgresEndToEnd runs the main flows on a server whose store is
 // PostgreSQL.
 func TestPostgresEndToEnd(t *testing.T) {
-	db := freshDatabase(t)
+	db := testenv.FreshDatabase(t)
 	s := startServer(t, func(c *Config) { c.PostgresURL = db })
 	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
 	ca, _, _ := s.chat(alice)
