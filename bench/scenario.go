@@ -106,16 +106,6 @@ func closeAll(sessions []*Session) {
 	}
 }
 
-func live(sessions []*Session) []*Session {
-	var out []*Session
-	for _, s := range sessions {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // pace calls fn(k) for k = 0, 1, 2, ... at rate calls per second for d
 // (or until ctx ends), from one goroutine, catching up in bursts when it
 // falls behind. It returns how many calls it made.
