@@ -22,14 +22,22 @@ type Security struct {
 	// TLS is set when the listeners serve HTTPS (HSTS is sent).
 	TLS bool
 	// Register limits registrations per address; Connect limits new
-	// WebSocket connections per address.
-	Register, Connect *ratelimit.Keyed
+	// WebSocket connections per address. Nil limits nothing.
+	Register, Connect KeyedLimit
 	// Lockout refuses logins after too many failures per username or
 	// address.
 	Lockout *ratelimit.Lockout
 	// TrustProxy takes the client address from X-Forwarded-For and the
 	// scheme from X-Forwarded-Proto (behind a load balancer).
 	TrustProxy bool
+}
+
+// KeyedLimit limits requests per key, here a client address: Allow spends
+// one request and, when there is none left, says how long until there will
+// be. ratelimit.Keyed counts in this process; redis.KeyLimiter across
+// every node of a cluster.
+type KeyedLimit interface {
+	Allow(key string) (ok bool, retryAfter time.Duration)
 }
 
 // webCSP is the policy of the browser client: nothing but its own files,
@@ -117,17 +125,19 @@ func (sec *Security) Wrap(s *Server, route string, h http.Handler) http.Handler 
 			w.Header().Set("Access-Control-Allow-Origin", o)
 			w.Header().Add("Vary", "Origin")
 		}
-		var limit *ratelimit.Keyed
+		var limit KeyedLimit
 		switch {
 		case strings.HasSuffix(route, "/auth/register"):
 			limit = sec.Register
 		case strings.HasPrefix(route, "/ws/") || route == "ws":
 			limit = sec.Connect
 		}
-		if ok, wait := limit.Allow(sec.clientIP(r)); !ok {
-			s.observeLimit(route)
-			tooMany(w, s, wait)
-			return
+		if limit != nil {
+			if ok, wait := limit.Allow(sec.clientIP(r)); !ok {
+				s.observeLimit(route)
+				tooMany(w, s, wait)
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	})

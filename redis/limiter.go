@@ -45,16 +45,38 @@ func (c *Client) NamedLimiter(name string, perSecond float64, burst int) *Limite
 // Redis is unreachable it allows (and counts the error): a Redis outage
 // never blocks sends.
 func (l *Limiter) Allow(username string) bool {
+	ok, _ := l.take(username)
+	return ok
+}
+
+// take spends one request of key's budget, reporting whether there was
+// one and, if not, how long until there will be.
+func (l *Limiter) take(key string) (bool, time.Duration) {
 	c := l.c
 	if c.Down() || c.closing.Load() {
-		return true
+		return true, 0
 	}
 	ctx, cancel := c.timeout(context.Background())
 	defer cancel()
-	res, err := l.rl.Allow(ctx, c.keys.rate(l.name, username), l.limit)
+	res, err := l.rl.Allow(ctx, c.keys.rate(l.name, key), l.limit)
 	if err != nil {
 		c.noteErr("limit", err)
-		return true
+		return true, 0
 	}
-	return res.Allowed > 0
+	return res.Allowed > 0, max(res.RetryAfter, 0)
 }
+
+// KeyLimiter is a cross-node limit keyed by anything, such as a client
+// address, that also says how long to wait when it refuses (for HTTP's
+// Retry-After). It satisfies the HTTP layer's KeyedLimit.
+type KeyLimiter struct{ l *Limiter }
+
+// KeyLimiter returns a cross-node limit of perSecond requests per key on
+// average, in bursts of burst.
+func (c *Client) KeyLimiter(name string, perSecond float64, burst int) KeyLimiter {
+	return KeyLimiter{c.NamedLimiter(name, perSecond, burst)}
+}
+
+// Allow spends one request of key's budget; when there is none it returns
+// false and the time until there will be. A Redis outage allows.
+func (k KeyLimiter) Allow(key string) (bool, time.Duration) { return k.l.take(key) }

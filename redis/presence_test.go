@@ -284,6 +284,19 @@ func TestLimiter(t *testing.T) {
 	if !b.NamedLimiter("history", 1, 1).Allow("alice") {
 		t.Fatalf("another limiter's budget was spent by sends")
 	}
+	// Keyed by address, with the wait for HTTP's Retry-After.
+	ka, kb := a.KeyLimiter("register", 1.0/60, 2), b.KeyLimiter("register", 1.0/60, 2)
+	for i, k := range []redis.KeyLimiter{ka, kb} {
+		if ok, _ := k.Allow("192.0.2.7"); !ok {
+			t.Fatalf("request %d of a burst of 2 refused", i+1)
+		}
+	}
+	if ok, wait := ka.Allow("192.0.2.7"); ok || wait < 50*time.Second || wait > time.Minute {
+		t.Fatalf("third request across two nodes: allowed %v, retry after %v; want refused for up to a minute", ok, wait)
+	}
+	if ok, _ := kb.Allow("192.0.2.8"); !ok {
+		t.Fatalf("another address limited by the first one's requests")
+	}
 	// Fractional rates: 20/s refills one in 50ms.
 	fast := a.Limiter(20, 1)
 	if !fast.Allow("dave") || fast.Allow("dave") {

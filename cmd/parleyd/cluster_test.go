@@ -28,8 +28,9 @@ type cluster struct {
 // detector on a busy machine.
 const clusterPing = time.Second
 
-// startCluster starts n nodes in this process.
-func startCluster(t *testing.T, n int) *cluster {
+// startCluster starts n nodes in this process; edits change every node's
+// configuration.
+func startCluster(t *testing.T, n int, edits ...func(*Config)) *cluster {
 	t.Helper()
 	db := testenv.FreshDatabase(t)
 	rurl := testenv.RedisURL(t)
@@ -46,6 +47,9 @@ func startCluster(t *testing.T, n int) *cluster {
 		c.nodes = append(c.nodes, startServer(t, func(cfg *Config) {
 			cfg.PostgresURL, cfg.RedisURL, cfg.RedisPrefix = db, rurl, prefix
 			cfg.JWTSecret, cfg.PingInterval = secret, clusterPing
+			for _, e := range edits {
+				e(cfg)
+			}
 		}))
 	}
 	return c
@@ -281,5 +285,42 @@ func TestClusterNodeKilled(t *testing.T) {
 	_, _, offline := a.chat(bob)
 	if len(offline) != 2 || offline[1].Content != "while you were gone" {
 		t.Fatalf("bob's offline messages: %v", offline)
+	}
+}
+
+// TestClusterAddressLimits: registrations and new connections from one
+// address are counted across the nodes, not per node.
+func TestClusterAddressLimits(t *testing.T) {
+	c := startCluster(t, 2, func(cfg *Config) { cfg.RateRegisterPerMin, cfg.RateConnectionsPerMin = 3, 4 })
+	ctx := context.Background()
+	created := 0
+	for i := range 6 {
+		err := c.nodes[i%2].api.Register(ctx, fmt.Sprintf("limited%d", i), "password-123")
+		if status, _ := apiStatus(err); status == 429 {
+			continue
+		} else if err != nil {
+			t.Fatalf("register %d: %v", i, err)
+		}
+		created++
+	}
+	if created != 3 {
+		t.Fatalf("%d of 6 registrations on two nodes went through, want the 3 a minute of one address", created)
+	}
+	tok, err := c.nodes[0].api.Login(ctx, "limited0", "password-123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, refused := 0, 0
+	for i := range 6 {
+		conn, err := c.nodes[i%2].api.Dial(ctx, "chat", tok.Token)
+		if err != nil {
+			refused++
+			continue
+		}
+		opened++
+		conn.Close()
+	}
+	if opened != 4 || refused != 2 {
+		t.Fatalf("connections on two nodes: %d opened, %d refused; want 4 and 2", opened, refused)
 	}
 }

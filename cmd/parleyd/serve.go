@@ -140,8 +140,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Security: &parleyhttp.Security{
 			Origins:    splitList(cfg.CORSOrigins),
 			TLS:        cfg.TLSCert != "",
-			Register:   ratelimit.PerMinute(cfg.RateRegisterPerMin),
-			Connect:    ratelimit.PerMinute(cfg.RateConnectionsPerMin),
+			Register:   m.addrLimit("register", cfg.RateRegisterPerMin),
+			Connect:    m.addrLimit("connect", cfg.RateConnectionsPerMin),
 			Lockout:    ratelimit.NewLockout(cfg.LoginMaxFailures),
 			TrustProxy: cfg.TrustProxy,
 		},
@@ -230,6 +230,19 @@ func (m *Main) userLimit(name string, perSec float64, burst int) hub.Limiter {
 		return nil
 	}
 	return m.redis.NamedLimiter(name, perSec, burst)
+}
+
+// addrLimit is a per-address limit of perMin requests a minute (bursts of
+// perMin): in Redis when there is one, so that it spans every node, else
+// in this process. A perMin of 0 turns it off.
+func (m *Main) addrLimit(name string, perMin int) parleyhttp.KeyedLimit {
+	if m.redis == nil {
+		return ratelimit.PerMinute(perMin)
+	}
+	if perMin <= 0 {
+		return nil
+	}
+	return m.redis.KeyLimiter("addr-"+name, float64(perMin)/60, perMin)
 }
 
 // burst is the burst of a per-second limit: four seconds' worth.
