@@ -51,7 +51,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	setUser(r, c.Username)
 	sec := s.security()
 	keys := []string{"user:" + c.Username, "ip:" + sec.clientIP(r)}
-	if locked, wait := sec.Lockout.Locked(keys...); locked {
+	guard := sec.guard()
+	if locked, wait := guard.Locked(keys...); locked {
 		if s.Observer != nil {
 			s.Observer.LoginFailed("locked_out")
 		}
@@ -61,7 +62,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Auth.Login(r.Context(), c.Username, c.Password)
 	if err != nil {
 		if parley.ErrorCode(err) == parley.EUNAUTHORIZED {
-			sec.Lockout.Fail(keys...)
+			guard.Fail(keys...)
 		}
 		if s.Observer != nil {
 			s.Observer.LoginFailed(parley.ErrorCode(err))

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/ratelimit"
 )
 
 // Security is the HTTP layer's defence: response headers, CORS and origin
@@ -25,8 +24,8 @@ type Security struct {
 	// WebSocket connections per address. Nil limits nothing.
 	Register, Connect KeyedLimit
 	// Lockout refuses logins after too many failures per username or
-	// address.
-	Lockout *ratelimit.Lockout
+	// address. Nil locks no one out.
+	Lockout LoginGuard
 	// TrustProxy takes the client address from X-Forwarded-For and the
 	// scheme from X-Forwarded-Proto (behind a load balancer).
 	TrustProxy bool
@@ -39,6 +38,28 @@ type Security struct {
 type KeyedLimit interface {
 	Allow(key string) (ok bool, retryAfter time.Duration)
 }
+
+// LoginGuard refuses logins after too many failures: Locked says whether
+// any of the keys (a username, an address) is locked out and for how long,
+// Fail counts a failure for each. ratelimit.Lockout counts in this process;
+// redis.Lockout across every node of a cluster.
+type LoginGuard interface {
+	Locked(keys ...string) (bool, time.Duration)
+	Fail(keys ...string)
+}
+
+// guard is the Lockout, or one that locks no one out.
+func (sec *Security) guard() LoginGuard {
+	if sec.Lockout == nil {
+		return noGuard{}
+	}
+	return sec.Lockout
+}
+
+type noGuard struct{}
+
+func (noGuard) Locked(...string) (bool, time.Duration) { return false, 0 }
+func (noGuard) Fail(...string)                         {}
 
 // webCSP is the policy of the browser client: nothing but its own files,
 // and WebSockets to its own origin.

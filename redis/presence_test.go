@@ -307,3 +307,35 @@ func TestLimiter(t *testing.T) {
 		t.Fatalf("not refilled after 60ms at 20/s")
 	}
 }
+
+// TestLockout: failed logins counted on two nodes lock the key out on
+// both, for longer with each further failure; other keys are untouched.
+func TestLockout(t *testing.T) {
+	url := testenv.RedisURL(t)
+	prefix := testenv.RedisPrefix(t, url)
+	la := openNode(t, url, prefix, nil).Lockout(3)
+	lb := openNode(t, url, prefix, nil).Lockout(3)
+	la.Fail("user:alice", "ip:192.0.2.7")
+	lb.Fail("user:alice")
+	if locked, _ := la.Locked("user:alice"); locked {
+		t.Fatalf("locked out after 2 failures of 3")
+	}
+	lb.Fail("user:alice")
+	for _, l := range []*redis.Lockout{la, lb} {
+		if locked, wait := l.Locked("ip:192.0.2.9", "user:alice"); !locked || wait < 50*time.Second || wait > time.Minute {
+			t.Fatalf("after 3 failures on two nodes: locked %v for %v, want about a minute", locked, wait)
+		}
+	}
+	if locked, _ := lb.Locked("user:bob", "ip:192.0.2.7"); locked {
+		t.Fatalf("bob, or an address with one failure, locked out by alice's failures")
+	}
+	la.Fail("user:alice")
+	if _, wait := lb.Locked("user:alice"); wait < 110*time.Second || wait > 2*time.Minute {
+		t.Fatalf("after a 4th failure: locked for %v, want about two minutes", wait)
+	}
+	off := openNode(t, url, prefix, nil).Lockout(0)
+	off.Fail("user:carol")
+	if locked, _ := off.Locked("user:carol"); locked {
+		t.Fatalf("a lockout of 0 failures locked carol out")
+	}
+}

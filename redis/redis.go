@@ -447,6 +447,8 @@ func (k keyspace) presence(user string) string  { return k.p + "p:" + user }
 func (k keyspace) channel(user string) string   { return k.p + "u:" + user }
 func (k keyspace) control() string              { return k.p + "bus" }
 func (k keyspace) sweepLock() string            { return k.p + "sweep" }
+func (k keyspace) failures(key string) string   { return k.p + "lf:" + key }
+func (k keyspace) lock(key string) string       { return k.p + "lk:" + key }
 func (k keyspace) rate(name, user string) string {
 	return k.p + "rl:" + name + ":" + user
 }

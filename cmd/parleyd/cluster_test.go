@@ -288,10 +288,12 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 }
 
-// TestClusterAddressLimits: registrations and new connections from one
-// address are counted across the nodes, not per node.
+// TestClusterAddressLimits: registrations, new connections and failed
+// logins from one address are counted across the nodes, not per node.
 func TestClusterAddressLimits(t *testing.T) {
-	c := startCluster(t, 2, func(cfg *Config) { cfg.RateRegisterPerMin, cfg.RateConnectionsPerMin = 3, 4 })
+	c := startCluster(t, 2, func(cfg *Config) {
+		cfg.RateRegisterPerMin, cfg.RateConnectionsPerMin, cfg.LoginMaxFailures = 3, 4, 2
+	})
 	ctx := context.Background()
 	created := 0
 	for i := range 6 {
@@ -322,5 +324,18 @@ func TestClusterAddressLimits(t *testing.T) {
 	}
 	if opened != 4 || refused != 2 {
 		t.Fatalf("connections on two nodes: %d opened, %d refused; want 4 and 2", opened, refused)
+	}
+	// One wrong password on each node reaches the limit of 2: the right
+	// one is refused on both now.
+	for _, n := range c.nodes {
+		if _, err := n.api.Login(ctx, "limited1", "wrong-password"); err == nil {
+			t.Fatal("a wrong password logged in")
+		}
+	}
+	for i, n := range c.nodes {
+		_, err := n.api.Login(ctx, "limited1", "password-123")
+		if status, _ := apiStatus(err); status != 429 {
+			t.Fatalf("node %d: login after 2 failures on two nodes: %v, want 429", i, err)
+		}
 	}
 }

@@ -142,7 +142,7 @@ func (m *Main) Open(ctx context.Context) error {
 			TLS:        cfg.TLSCert != "",
 			Register:   m.addrLimit("register", cfg.RateRegisterPerMin),
 			Connect:    m.addrLimit("connect", cfg.RateConnectionsPerMin),
-			Lockout:    ratelimit.NewLockout(cfg.LoginMaxFailures),
+			Lockout:    m.loginGuard(cfg.LoginMaxFailures),
 			TrustProxy: cfg.TrustProxy,
 		},
 	}
@@ -243,6 +243,20 @@ func (m *Main) addrLimit(name string, perMin int) parleyhttp.KeyedLimit {
 		return nil
 	}
 	return m.redis.KeyLimiter("addr-"+name, float64(perMin)/60, perMin)
+}
+
+// loginGuard locks logins out after maxFailures failures per username and
+// per address: counted in Redis when there is one, so that spreading
+// guesses over nodes does not multiply them, else in this process. A
+// maxFailures of 0 turns it off.
+func (m *Main) loginGuard(maxFailures int) parleyhttp.LoginGuard {
+	if m.redis == nil {
+		return ratelimit.NewLockout(maxFailures)
+	}
+	if maxFailures <= 0 {
+		return nil
+	}
+	return m.redis.Lockout(maxFailures)
 }
 
 // burst is the burst of a per-second limit: four seconds' worth.
