@@ -62,11 +62,11 @@ type DB struct {
 	r   *sql.DB    // read pool
 	now func() time.Time
 
-	// The background checkpointer: ckpt is its connection; wrote is set
-	// by every write transaction and cleared by each checkpoint.
+	// The background checkpointer: ckpt is its connection; busy, the
+	// time spent in write transactions, tells it whether the writer wrote
+	// and how saturated it was.
 	ckpt     *sql.DB
-	wrote    atomic.Bool
-	busy     atomic.Int64 // nanoseconds spent in write transactions
+	busy     atomic.Int64 // nanoseconds
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
 
@@ -151,6 +151,7 @@ func (db *DB) checkpointLoop(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastBusy, lastAt := db.busy.Load(), time.Now()
+	pending := false // written since the last checkpoint
 	for {
 		select {
 		case <-db.stopCkpt:
@@ -159,13 +160,12 @@ func (db *DB) checkpointLoop(every time.Duration) {
 		}
 		busy, now := db.busy.Load(), time.Now()
 		share := float64(busy-lastBusy) / float64(now.Sub(lastAt))
+		pending = pending || busy != lastBusy
 		lastBusy, lastAt = busy, now
-		if share > checkpointMaxBusy {
+		if !pending || share > checkpointMaxBusy {
 			continue
 		}
-		if !db.wrote.Swap(false) {
-			continue
-		}
+		pending = false
 		// A failure (a full disk, say) leaves the copying to the
 		// committer's own checkpoint; the next write tries again.
 		db.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
@@ -254,7 +254,6 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	db.wrote.Store(true)
 	return tx.Commit()
 }
 
