@@ -51,8 +51,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	setUser(r, c.Username)
 	sec := s.security()
 	keys := []string{"user:" + c.Username, "ip:" + sec.clientIP(r)}
-	guard := sec.guard()
-	if locked, wait := guard.Locked(keys...); locked {
+	if locked, wait := sec.locked(keys); locked {
 		if s.Observer != nil {
 			s.Observer.LoginFailed("locked_out")
 		}
@@ -61,8 +60,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := s.Auth.Login(r.Context(), c.Username, c.Password)
 	if err != nil {
-		if parley.ErrorCode(err) == parley.EUNAUTHORIZED {
-			guard.Fail(keys...)
+		if parley.ErrorCode(err) == parley.EUNAUTHORIZED && sec.Lockout != nil {
+			sec.Lockout.Fail(keys...)
 		}
 		if s.Observer != nil {
 			s.Observer.LoginFailed(parley.ErrorCode(err))

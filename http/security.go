@@ -48,18 +48,14 @@ type LoginGuard interface {
 	Fail(keys ...string)
 }
 
-// guard is the Lockout, or one that locks no one out.
-func (sec *Security) guard() LoginGuard {
+// locked asks the Lockout, if there is one, whether any of keys is locked
+// out, and for how long.
+func (sec *Security) locked(keys []string) (bool, time.Duration) {
 	if sec.Lockout == nil {
-		return noGuard{}
+		return false, 0
 	}
-	return sec.Lockout
+	return sec.Lockout.Locked(keys...)
 }
-
-type noGuard struct{}
-
-func (noGuard) Locked(...string) (bool, time.Duration) { return false, 0 }
-func (noGuard) Fail(...string)                         {}
 
 // webCSP is the policy of the browser client: nothing but its own files,
 // and WebSockets to its own origin.

@@ -53,7 +53,7 @@ func (l *Limiter) Allow(username string) bool {
 // one and, if not, how long until there will be.
 func (l *Limiter) take(key string) (bool, time.Duration) {
 	c := l.c
-	if c.Down() || c.closing.Load() {
+	if c.skipLimits() {
 		return true, 0
 	}
 	ctx, cancel := c.timeout(context.Background())

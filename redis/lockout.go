@@ -51,7 +51,7 @@ return n
 // Locked reports whether any of the keys is locked out, and for how long.
 func (l *Lockout) Locked(keys ...string) (bool, time.Duration) {
 	c := l.c
-	if l.MaxFailures <= 0 || c.Down() || c.closing.Load() {
+	if l.MaxFailures <= 0 || c.skipLimits() {
 		return false, 0
 	}
 	ctx, cancel := c.timeout(context.Background())
@@ -77,7 +77,7 @@ func (l *Lockout) Locked(keys ...string) (bool, time.Duration) {
 // Fail records a failed login for each key.
 func (l *Lockout) Fail(keys ...string) {
 	c := l.c
-	if l.MaxFailures <= 0 || c.Down() || c.closing.Load() {
+	if l.MaxFailures <= 0 || c.skipLimits() {
 		return
 	}
 	ctx, cancel := c.timeout(context.Background())

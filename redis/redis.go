@@ -385,6 +385,10 @@ func (c *Client) Stats() Stats {
 // Down reports whether Redis is currently believed unreachable.
 func (c *Client) Down() bool { return c.downSince.Load() != 0 }
 
+// skipLimits reports whether the cross-node limits should allow without
+// asking Redis: it is down, or the client is closing.
+func (c *Client) skipLimits() bool { return c.Down() || c.closing.Load() }
+
 // noteErr counts a failed call and, when it is a connection failure,
 // marks Redis down until a probe succeeds.
 func (c *Client) noteErr(op string, err error) {
