@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"sync"
@@ -35,7 +33,7 @@ func startCluster(t *testing.T, n int, edits ...func(*Config)) *cluster {
 	db := testenv.FreshDatabase(t)
 	rurl := testenv.RedisURL(t)
 	prefix := testenv.RedisPrefix(t, rurl)
-	secret := randomHex(24)
+	secret := testenv.RandomHex(24)
 	c := &cluster{t: t, env: map[string]string{
 		"PARLEY_POSTGRES_URL":  db,
 		"PARLEY_REDIS_URL":     rurl,
@@ -60,12 +58,6 @@ func startCluster(t *testing.T, n int, edits ...func(*Config)) *cluster {
 func (c *cluster) process() (*testServer, *testserver.Server) {
 	p := testserver.Start(c.t, testserver.Options{Env: c.env})
 	return &testServer{t: c.t, api: client.New(p.URL())}, p
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // TestClusterChat: users on different nodes chat one-to-one and in groups

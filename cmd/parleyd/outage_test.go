@@ -314,7 +314,7 @@ func healthOf(s *testServer) (int, map[string]string) {
 func TestRedisOutage(t *testing.T) {
 	rd := startPrivateRedis(t)
 	db := testenv.FreshDatabase(t)
-	secret := randomHex(24)
+	secret := testenv.RandomHex(24)
 	var nodes []*testServer
 	for range 2 {
 		nodes = append(nodes, startServer(t, func(c *Config) {

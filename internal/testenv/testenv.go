@@ -64,7 +64,9 @@ func PingRedis(u string) error {
 	return rdb.Ping(ctx).Err()
 }
 
-func randomHex(n int) string {
+// RandomHex returns n random bytes in hex: names and secrets of a test's
+// own.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
@@ -75,7 +77,7 @@ func randomHex(n int) string {
 func FreshDatabase(t testing.TB) string {
 	t.Helper()
 	server := PostgresURL(t)
-	name := "parley_test_" + randomHex(8)
+	name := "parley_test_" + RandomHex(8)
 	Exec(t, server, "CREATE DATABASE "+name)
 	t.Cleanup(func() { Exec(t, server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
 	if strings.HasPrefix(server, "postgres://") || strings.HasPrefix(server, "postgresql://") {
@@ -108,7 +110,7 @@ func Exec(t testing.TB, url, sql string) {
 // rate limiter's keys under it, are deleted when the test ends.
 func RedisPrefix(t testing.TB, redisURL string) string {
 	t.Helper()
-	prefix := "parley-test-" + randomHex(6) + ":"
+	prefix := "parley-test-" + RandomHex(6) + ":"
 	opt, err := goredis.ParseURL(redisURL)
 	if err != nil {
 		t.Fatalf("Redis URL: %v", err)
