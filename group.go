@@ -93,26 +93,3 @@ func CanRemove(g *Group, by, username string) error {
 	}
 	return nil
 }
-
-// Stats are a store's totals.
-type Stats struct {
-	Users          int64 `json:"users"`
-	DisabledUsers  int64 `json:"disabledUsers"`
-	ActiveSessions int64 `json:"activeSessions"`
-	Chats          int64 `json:"chats"`
-	Groups         int64 `json:"groups"`
-	Messages       int64 `json:"messages"`
-}
-
-// Store is everything Parley keeps.
-type Store interface {
-	UserStore
-	SessionStore
-	MessageStore
-	GroupStore
-	// Stats counts what the store holds.
-	Stats(ctx context.Context, now time.Time) (*Stats, error)
-	// Ping checks that the store can be reached.
-	Ping(ctx context.Context) error
-	Close() error
-}

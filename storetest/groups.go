@@ -6,7 +6,7 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-func memberNames(t testing.TB, s parley.Store, id string) []string {
+func memberNames(t testing.TB, s Accounts, id string) []string {
 	t.Helper()
 	ms, err := s.Members(ctx, id)
 	if err != nil {
@@ -19,7 +19,7 @@ func memberNames(t testing.TB, s parley.Store, id string) []string {
 	return names
 }
 
-func testGroups(t *testing.T, s parley.Store) {
+func testGroups(t *testing.T, s Accounts) {
 	mustUsers(t, s, "alice", "bob", "carol", "dave")
 	err := s.CreateGroup(ctx, &parley.Group{ID: "bad", Name: "x", Owner: "alice", CreatedAt: t0}, []string{"bob", "nobody"}, t0)
 	if code(err) != parley.ENOTFOUND {
@@ -101,7 +101,7 @@ func testGroups(t *testing.T, s parley.Store) {
 	}
 }
 
-func testGroupOwnership(t *testing.T, s parley.Store) {
+func testGroupOwnership(t *testing.T, s Accounts) {
 	mustUsers(t, s, "alice", "bob", "carol", "dave")
 	mustGroup(t, s, "g", "alice", false, "bob")
 	if _, err := s.JoinGroup(ctx, "g", "carol", t0); err != nil {

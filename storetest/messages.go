@@ -320,3 +320,53 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 		}
 	}
 }
+
+func testJoinCursor(t *testing.T, s parley.Store) {
+	mustUsers(t, s, "alice", "bob", "carol")
+	mustGroup(t, s, "g1", "alice", false)
+	appendOK(t, s, group("alice", "g1", "before 1", ""), group("alice", "g1", "before 2", ""))
+	if added, err := s.AddMember(ctx, "g1", "alice", "bob", t0); err != nil || !added {
+		t.Fatalf("add bob: %v, %v", added, err)
+	}
+	if added, err := s.JoinGroup(ctx, "g1", "carol", t0); err != nil || !added {
+		t.Fatalf("carol joins: %v, %v", added, err)
+	}
+	appendOK(t, s, group("alice", "g1", "after", ""))
+	for _, u := range []string{"bob", "carol"} {
+		in, err := s.Inbox(ctx, u)
+		if err != nil || len(in.Groups) != 1 {
+			t.Fatalf("%s's inbox: got %+v, %v", u, in, err)
+		}
+		if g := in.Groups[0]; g.Cursor != 2 || g.LastSeq != 3 || g.Unread != 1 {
+			t.Fatalf("%s: got %+v, want cursor 2 (the last seq at joining), 1 unread", u, g)
+		}
+		und, err := s.Undelivered(ctx, u, "g1", 2, 10)
+		if err != nil || !equal(seqs(und), 3) {
+			t.Fatalf("%s: undelivered got %v, %v; want the message sent after joining", u, seqs(und), err)
+		}
+	}
+	// Joining again changes nothing, and a member's cursor never moves back.
+	if err := s.Ack(ctx, []parley.Cursor{{Username: "bob", Conv: "g1", Seq: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := s.JoinGroup(ctx, "g1", "bob", t0); err != nil || added {
+		t.Fatalf("bob joins again: %v, %v; want false", added, err)
+	}
+	if in, _ := s.Inbox(ctx, "bob"); in.Groups[0].Cursor != 3 {
+		t.Fatalf("bob's cursor after joining again: got %+v", in.Groups[0])
+	}
+}
+
+func testMessageStats(t *testing.T, s parley.Store) {
+	mustUsers(t, s, "alice", "bob", "carol")
+	appendOK(t, s, direct("alice", "bob", "1", "k1"), direct("alice", "bob", "2", ""), direct("carol", "alice", "3", ""))
+	mustGroup(t, s, "g1", "alice", false, "bob")
+	appendOK(t, s, group("alice", "g1", "4", ""), direct("alice", "bob", "again", "k1"))
+	st, err := s.Stats(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Chats != 2 || st.Messages != 4 || st.Users != 3 || st.Groups != 1 {
+		t.Fatalf("stats: got %+v, want 2 chats and 4 messages (a repeat is not stored)", *st)
+	}
+}

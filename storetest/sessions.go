@@ -7,7 +7,7 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-func testSessions(t *testing.T, s parley.Store) {
+func testSessions(t *testing.T, s Accounts) {
 	mustUsers(t, s, "alice")
 	sess := &parley.Session{ID: "s1", Username: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	if err := s.CreateSession(ctx, sess, "r1"); err != nil {

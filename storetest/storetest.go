@@ -17,19 +17,52 @@ import (
 // Opener returns a fresh, empty store; it registers its own cleanup.
 type Opener func(t testing.TB) parley.Store
 
-// Run runs the whole suite.
+// AccountOpener returns a fresh, empty account store; it registers its own
+// cleanup.
+type AccountOpener func(t testing.TB) parley.AccountStore
+
+// Accounts is what the account half of the suite uses: every parley.Store
+// and every parley.AccountStore has it.
+type Accounts interface {
+	parley.UserStore
+	parley.SessionStore
+	parley.GroupStore
+	Stats(ctx context.Context, now time.Time) (*parley.Stats, error)
+}
+
+// Run runs both halves of the suite on a store that keeps everything.
 func Run(t *testing.T, open Opener) {
+	runAccounts(t, func(t testing.TB) Accounts { return open(t) })
+	RunMessages(t, open)
+}
+
+// RunAccounts runs the account half (users, sessions, groups) and the
+// Directory's tests on an account store.
+func RunAccounts(t *testing.T, open AccountOpener) {
+	runAccounts(t, func(t testing.TB) Accounts { return open(t) })
+	t.Run("Directory", func(t *testing.T) { testDirectory(t, open(t)) })
+}
+
+func runAccounts(t *testing.T, open func(t testing.TB) Accounts) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
+	t.Run("GroupOwnership", func(t *testing.T) { testGroupOwnership(t, open(t)) })
+	t.Run("BulkAndStats", func(t *testing.T) { testBulkAndStats(t, open(t)) })
+}
+
+// RunMessages runs the message half: appends, idempotency, history,
+// cursors, the inbox and the message counts. A message log runs it through
+// parley.Split with an account store.
+func RunMessages(t *testing.T, open Opener) {
 	t.Run("AppendOneToOne", func(t *testing.T) { testAppendOneToOne(t, open(t)) })
 	t.Run("AppendIdempotent", func(t *testing.T) { testAppendIdempotent(t, open(t)) })
 	t.Run("AppendGroup", func(t *testing.T) { testAppendGroup(t, open(t)) })
 	t.Run("AppendConcurrent", func(t *testing.T) { testAppendConcurrent(t, open(t)) })
 	t.Run("History", func(t *testing.T) { testHistory(t, open(t)) })
 	t.Run("CursorsAndInbox", func(t *testing.T) { testCursorsAndInbox(t, open(t)) })
-	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
-	t.Run("GroupOwnership", func(t *testing.T) { testGroupOwnership(t, open(t)) })
-	t.Run("BulkAndStats", func(t *testing.T) { testBulkAndStats(t, open(t)) })
+	t.Run("JoinCursor", func(t *testing.T) { testJoinCursor(t, open(t)) })
+	t.Run("MessageStats", func(t *testing.T) { testMessageStats(t, open(t)) })
 }
 
 var (
@@ -39,7 +72,7 @@ var (
 
 func code(err error) string { return parley.ErrorCode(err) }
 
-func mustUsers(t testing.TB, s parley.Store, names ...string) {
+func mustUsers(t testing.TB, s Accounts, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if err := s.CreateUser(ctx, &parley.User{Username: n, PasswordHash: []byte("hash-" + n), CreatedAt: t0}); err != nil {
@@ -81,7 +114,7 @@ func appendOK(t testing.TB, s parley.Store, batch ...*parley.Append) {
 	}
 }
 
-func mustGroup(t testing.TB, s parley.Store, id, owner string, private bool, members ...string) {
+func mustGroup(t testing.TB, s Accounts, id, owner string, private bool, members ...string) {
 	t.Helper()
 	g := &parley.Group{ID: id, Name: "group " + id, Owner: owner, Private: private, CreatedAt: t0}
 	if err := s.CreateGroup(ctx, g, members, t0); err != nil {

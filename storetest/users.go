@@ -7,7 +7,7 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-func testUsers(t *testing.T, s parley.Store) {
+func testUsers(t *testing.T, s Accounts) {
 	mustUsers(t, s, "alice", "bob", "Alice")
 	if err := s.CreateUser(ctx, &parley.User{Username: "alice", PasswordHash: []byte("x"), CreatedAt: t0}); code(err) != parley.ECONFLICT {
 		t.Fatalf("duplicate user: got %v, want conflict", err)
@@ -47,7 +47,7 @@ func testUsers(t *testing.T, s parley.Store) {
 	}
 }
 
-func testBulkAndStats(t *testing.T, s parley.Store) {
+func testBulkAndStats(t *testing.T, s Accounts) {
 	mustUsers(t, s, "alice")
 	var batch []*parley.User
 	for _, n := range []string{"alice", "bob", "carol", "bob"} {
@@ -92,26 +92,25 @@ func testBulkAndStats(t *testing.T, s parley.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
+	gotEnded := map[string]bool{}
 	for _, id := range ended {
-		got[id] = true
+		gotEnded[id] = true
 	}
-	if len(ended) != 3 || !got["s2"] || !got["s3"] || !got["nope"] {
+	if len(ended) != 3 || !gotEnded["s2"] || !gotEnded["s3"] || !gotEnded["nope"] {
 		t.Fatalf("ended sessions: got %v, want s2 (revoked), s3 (disabled user), nope (unknown)", ended)
 	}
 	if ended, err := s.EndedSessions(ctx, nil); err != nil || len(ended) != 0 {
 		t.Fatalf("no ids: got %v, %v", ended, err)
 	}
 
-	appendOK(t, s, direct("alice", "bob", "1", ""), direct("alice", "bob", "2", ""), direct("carol", "alice", "3", ""))
 	mustGroup(t, s, "g1", "alice", false, "bob")
-	appendOK(t, s, group("alice", "g1", "4", ""))
 	st, err := s.Stats(ctx, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := parley.Stats{Users: 3, DisabledUsers: 1, ActiveSessions: 2, Chats: 2, Groups: 1, Messages: 4}
-	if *st != want {
-		t.Fatalf("stats: got %+v, want %+v", *st, want)
+	got := parley.Stats{Users: st.Users, DisabledUsers: st.DisabledUsers, ActiveSessions: st.ActiveSessions, Groups: st.Groups}
+	want := parley.Stats{Users: 3, DisabledUsers: 1, ActiveSessions: 2, Groups: 1}
+	if got != want {
+		t.Fatalf("stats: got %+v, want %+v", got, want)
 	}
 }
