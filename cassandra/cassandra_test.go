@@ -1,0 +1,345 @@
+package cassandra_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/cassandra"
+	"github.com/parley-chat/parley/internal/testenv"
+	"github.com/parley-chat/parley/sqlite"
+	"github.com/parley-chat/parley/storetest"
+)
+
+var ctx = context.Background()
+
+// open opens a log on a fresh keyspace, with small buckets so that tests
+// cross partitions.
+func open(t testing.TB) (*cassandra.DB, cassandra.Config) {
+	t.Helper()
+	hosts := testenv.CassandraHosts(t)
+	cfg := cassandra.Config{Hosts: hosts, Keyspace: testenv.FreshKeyspace(t, hosts), BucketSize: 5}
+	return openConfig(t, cfg), cfg
+}
+
+func openConfig(t testing.TB, cfg cassandra.Config) *cassandra.DB {
+	t.Helper()
+	db, err := cassandra.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// accounts makes an SQLite store the account half of a split store, for
+// the conformance suite: it answers the Directory from the store's own
+// reads. (An account store of the project's own replaces it once one
+// exists.)
+type accounts struct{ *sqlite.DB }
+
+func (a accounts) UserExists(ctx context.Context, username string) (bool, error) {
+	_, err := a.User(ctx, username)
+	if parley.ErrorCode(err) == parley.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (a accounts) GroupMembers(ctx context.Context, id string) ([]string, error) {
+	if _, err := a.Group(ctx, id); parley.ErrorCode(err) == parley.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	ms, err := a.Members(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, m.Username)
+	}
+	return names, nil
+}
+
+func (a accounts) UserGroups(ctx context.Context, username string) ([]parley.GroupSummary, error) {
+	in, err := a.DB.Inbox(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]parley.GroupSummary, len(in.Groups))
+	for i, g := range in.Groups {
+		out[i] = parley.GroupSummary{GroupID: g.GroupID, Name: g.Name}
+	}
+	slices.SortFunc(out, func(x, y parley.GroupSummary) int { return cmpString(x.GroupID, y.GroupID) })
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (a accounts) LastSeen(ctx context.Context, names []string) ([]time.Time, error) {
+	out := make([]time.Time, len(names))
+	for i, n := range names {
+		u, err := a.User(ctx, n)
+		if parley.ErrorCode(err) == parley.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = u.LastSeen
+	}
+	return out, nil
+}
+
+func splitStore(t testing.TB) parley.Store {
+	t.Helper()
+	log, _ := open(t)
+	acc, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "accounts.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parley.Split(accounts{acc}, log)
+	t.Cleanup(func() { acc.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunMessages(t, func(t testing.TB) parley.Store { return splitStore(t) })
+}
+
+func direct(from, to, content, clientID, id string) *parley.Append {
+	return &parley.Append{ClientID: clientID, From: from, To: to, Conv: parley.ChatID(from, to), Content: content, ID: id,
+		Time: time.Now(), Recipients: []string{to}}
+}
+
+func history(t testing.TB, db *cassandra.DB, conv string) []parley.Message {
+	t.Helper()
+	var all []parley.Message
+	after := int64(0)
+	for {
+		page, more, err := db.History(ctx, conv, parley.Page{Forward: true, After: after, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if !more {
+			return all
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// Two nodes append to one conversation at once: seqs stay gapless across
+// bucket boundaries and every message is stored once.
+func TestTwoNodesAppendGapless(t *testing.T) {
+	a, cfg := open(t)
+	b := openConfig(t, cfg)
+	const writers, each, per = 6, 10, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		db := a
+		if w%2 == 1 {
+			db = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				var batch []*parley.Append
+				for j := 0; j < per; j++ {
+					id := fmt.Sprintf("w%d-%d-%d", w, i, j)
+					batch = append(batch, direct("alice", "bob", id, id, id))
+				}
+				if err := db.AppendMessages(ctx, batch); err != nil {
+					errs <- err
+					return
+				}
+				for j, x := range batch {
+					if x.Err != nil || x.Duplicate {
+						errs <- fmt.Errorf("item %d: %v dup=%v", j, x.Err, x.Duplicate)
+						return
+					}
+					if j > 0 && x.Message.Seq != batch[j-1].Message.Seq+1 {
+						// One batch is one run of seqs unless another
+						// writer won a bucket boundary in between.
+						if (batch[j-1].Message.Seq)%5 != 0 {
+							errs <- fmt.Errorf("batch not contiguous inside a bucket: %d then %d", batch[j-1].Message.Seq, x.Message.Seq)
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all := history(t, b, "alice-bob")
+	if len(all) != writers*each*per {
+		t.Fatalf("got %d messages, want %d", len(all), writers*each*per)
+	}
+	ids := map[string]bool{}
+	for i, m := range all {
+		if m.Seq != int64(i+1) {
+			t.Fatalf("seq %d at position %d: a gap or a duplicate", m.Seq, i)
+		}
+		if ids[m.ID] {
+			t.Fatalf("message %s stored twice", m.ID)
+		}
+		ids[m.ID] = true
+	}
+	if last, err := a.LastSeq(ctx, "alice-bob"); err != nil || last != int64(len(all)) {
+		t.Fatalf("last seq: got %d, %v; want %d", last, err, len(all))
+	}
+}
+
+// Repeats of one (sender, client id) on two nodes at once store one
+// message, and every repeat answers with it.
+func TestTwoNodesRepeatsStoreOnce(t *testing.T) {
+	a, cfg := open(t)
+	b := openConfig(t, cfg)
+	for round := 0; round < 5; round++ {
+		key := fmt.Sprintf("k%d", round)
+		const tries = 8
+		results := make([]*parley.Append, tries)
+		var wg sync.WaitGroup
+		for i := 0; i < tries; i++ {
+			db := a
+			if i%2 == 1 {
+				db = b
+			}
+			results[i] = direct("alice", "bob", "once", key, fmt.Sprintf("%s-try%d", key, i))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := db.AppendMessages(ctx, []*parley.Append{results[i]}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		news := 0
+		for i, r := range results {
+			if r.Err != nil {
+				t.Fatalf("round %d try %d: %v", round, i, r.Err)
+			}
+			if !r.Duplicate {
+				news++
+			}
+			if r.Message.ID != results[0].Message.ID || r.Message.Seq != int64(round+1) {
+				t.Fatalf("round %d try %d: got %+v, want the one message %+v", round, i, r.Message, results[0].Message)
+			}
+		}
+		if news != 1 {
+			t.Fatalf("round %d: %d tries stored a new message, want 1", round, news)
+		}
+	}
+	if all := history(t, a, "alice-bob"); len(all) != 5 {
+		t.Fatalf("stored %d messages, want 5", len(all))
+	}
+}
+
+// A node that died between claiming a key and storing its message leaves
+// a claim; once its lease ends a repeat stores the message. A node that
+// died after storing the message but before recording its seq in the
+// claim leaves a claim a repeat resolves by finding the message.
+func TestClaimLeftByACrash(t *testing.T) {
+	db, cfg := open(t)
+	s := rawSession(t, cfg)
+	old := time.Now().Add(-time.Hour)
+	if err := s.Query(`INSERT INTO client_ids (sender, client_id, msg_id, conv, base, claimed_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		"alice", "ghost", "m-ghost", "alice-bob", 0, old).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	x := direct("alice", "bob", "after a crash", "ghost", "m-real")
+	if err := db.AppendMessages(ctx, []*parley.Append{x}); err != nil || x.Err != nil {
+		t.Fatalf("append: %v, %v", err, x.Err)
+	}
+	if x.Duplicate || x.Message.Seq != 1 || x.Message.ID != "m-real" {
+		t.Fatalf("a stale claim is taken over: got %+v dup=%v", x.Message, x.Duplicate)
+	}
+
+	y := direct("alice", "bob", "stored, seq not recorded", "half", "m-half")
+	if err := db.AppendMessages(ctx, []*parley.Append{y}); err != nil || y.Err != nil {
+		t.Fatalf("append: %v, %v", err, y.Err)
+	}
+	if err := s.Query(`UPDATE client_ids SET seq = null, claimed_at = ? WHERE sender = ? AND client_id = ?`, old, "alice", "half").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	z := direct("alice", "bob", "repeat", "half", "m-repeat")
+	if err := db.AppendMessages(ctx, []*parley.Append{z}); err != nil || z.Err != nil {
+		t.Fatalf("append: %v, %v", err, z.Err)
+	}
+	if !z.Duplicate || z.Message.ID != "m-half" || z.Message.Seq != 2 {
+		t.Fatalf("repeat of a stored message with no seq in its claim: got %+v dup=%v", z.Message, z.Duplicate)
+	}
+	if all := history(t, db, "alice-bob"); len(all) != 2 {
+		t.Fatalf("stored %d messages, want 2", len(all))
+	}
+}
+
+// Nodes starting at once on a new keyspace apply the migrations together.
+func TestConcurrentOpen(t *testing.T) {
+	hosts := testenv.CassandraHosts(t)
+	cfg := cassandra.Config{Hosts: hosts, Keyspace: testenv.FreshKeyspace(t, hosts)}
+	var wg sync.WaitGroup
+	dbs := make([]*cassandra.DB, 3)
+	errs := make([]error, 3)
+	for i := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = cassandra.Open(ctx, cfg)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	x := direct("alice", "bob", "hi", "", "m1")
+	if err := dbs[2].AppendMessages(ctx, []*parley.Append{x}); err != nil || x.Err != nil || x.Message.Seq != 1 {
+		t.Fatalf("append after a concurrent open: %v %v %+v", err, x.Err, x.Message)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	_, err := cassandra.Open(ctx, cassandra.Config{Hosts: []string{"127.0.0.1:1"}, ConnectTimeout: time.Second, Timeout: time.Second})
+	if parley.ErrorCode(err) != parley.EUNAVAILABLE {
+		t.Fatalf("open with Cassandra down: got %v (code %s), want unavailable", err, parley.ErrorCode(err))
+	}
+}
+
+func rawSession(t testing.TB, cfg cassandra.Config) *gocql.Session {
+	t.Helper()
+	c := gocql.NewCluster(cfg.Hosts...)
+	c.Keyspace = cfg.Keyspace
+	c.Consistency = gocql.LocalQuorum
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}

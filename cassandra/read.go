@@ -1,0 +1,397 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/parley-chat/parley"
+)
+
+// bucket is the partition of a conversation that holds seq.
+func (db *DB) bucket(seq int64) int64 {
+	if seq < 1 {
+		return 0
+	}
+	return (seq - 1) / db.bucketSize
+}
+
+// head finds a conversation's newest message: its bucket and seq (the
+// bucket the next message goes to when last is 0 or ends a bucket, as
+// appendRun expects). It starts at the hint in conversations, which is
+// never ahead, and walks forward over full buckets. serial reads the
+// buckets at LOCAL_SERIAL, which finishes a Paxos round in flight.
+func (db *DB) head(ctx context.Context, conv string, serial bool) (bucket, last int64, err error) {
+	var hint *int64
+	err = db.s.Query(`SELECT last_seq FROM conversations WHERE conv = ?`, conv).Idempotent(true).ScanContext(ctx, &hint)
+	if err != nil && !errors.Is(err, gocql.ErrNotFound) {
+		return 0, 0, fail("read conversation", err)
+	}
+	var h int64
+	if hint != nil {
+		h = *hint
+	}
+	b := db.bucket(h + 1)
+	for {
+		st, err := db.static(ctx, conv, b, serial)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch {
+		case st == nil:
+			return b, b * db.bucketSize, nil
+		case *st >= (b+1)*db.bucketSize:
+			b++
+		default:
+			return b, *st, nil
+		}
+	}
+}
+
+// static reads the last seq of one bucket; nil when the bucket is empty.
+func (db *DB) static(ctx context.Context, conv string, bucket int64, serial bool) (*int64, error) {
+	q := db.s.Query(`SELECT last_seq FROM messages WHERE conv = ? AND bucket = ? LIMIT 1`, conv, bucket).Idempotent(true)
+	if serial {
+		q = q.Consistency(gocql.LocalSerial)
+	}
+	var st *int64
+	err := q.ScanContext(ctx, &st)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fail("read bucket", err)
+	}
+	return st, nil
+}
+
+const msgColumns = `seq, id, sender, recipient, content, sent_at`
+
+func scanMessage(iter *gocql.Iter, conv string, m *parley.Message) bool {
+	var to *string
+	if !iter.Scan(&m.Seq, &m.ID, &m.From, &to, &m.Content, &m.Time) {
+		return false
+	}
+	m.Conv, m.To = conv, ""
+	if to != nil {
+		m.To = *to
+	}
+	m.Time = m.Time.UTC()
+	return true
+}
+
+// message reads one message.
+func (db *DB) message(ctx context.Context, conv string, seq int64, cons gocql.Consistency) (parley.Message, bool, error) {
+	iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq = ?`, conv, db.bucket(seq), seq).
+		Consistency(cons).Idempotent(true).IterContext(ctx)
+	var m parley.Message
+	ok := scanMessage(iter, conv, &m)
+	if err := iter.Close(); err != nil {
+		return parley.Message{}, false, fail("read message", err)
+	}
+	return m, ok && m.ID != "", nil
+}
+
+// scan calls f for the messages of conv with after < seq <= upTo (upTo 0:
+// to the end) in ascending order, until f returns false. senderOnly reads
+// only seqs and senders.
+func (db *DB) scan(ctx context.Context, conv string, after, upTo int64, senderOnly bool, f func(parley.Message) bool) error {
+	cols := msgColumns
+	if senderOnly {
+		cols = `seq, sender`
+	}
+	for b := db.bucket(after + 1); ; b++ {
+		iter := db.s.Query(`SELECT `+cols+`, last_seq FROM messages WHERE conv = ? AND bucket = ? AND seq > ?`, conv, b, after).
+			PageSize(1000).Idempotent(true).IterContext(ctx)
+		var m parley.Message
+		var st *int64
+		n, stop := 0, false
+		for !stop {
+			var ok bool
+			if senderOnly {
+				ok = iter.Scan(&m.Seq, &m.From, &st)
+			} else {
+				var to *string
+				ok = iter.Scan(&m.Seq, &m.ID, &m.From, &to, &m.Content, &m.Time, &st)
+				m.To = ""
+				if to != nil {
+					m.To = *to
+				}
+				m.Conv, m.Time = conv, m.Time.UTC()
+			}
+			if !ok || m.ID == "" && !senderOnly {
+				break
+			}
+			n++
+			if upTo > 0 && m.Seq > upTo {
+				stop = true
+				break
+			}
+			if !f(m) {
+				stop = true
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return fail("read messages", err)
+		}
+		if stop || n == 0 || st == nil || *st < (b+1)*db.bucketSize || (upTo > 0 && upTo <= (b+1)*db.bucketSize) {
+			return nil
+		}
+		after = (b + 1) * db.bucketSize
+	}
+}
+
+// History returns a page of conv; see parley.MessageStore.
+func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]parley.Message, bool, error) {
+	if page.Limit <= 0 {
+		return nil, false, parley.Errorf(parley.EINVALID, "limit must be positive")
+	}
+	var rows []parley.Message
+	if page.Forward {
+		err := db.scan(ctx, conv, page.After, 0, false, func(m parley.Message) bool {
+			rows = append(rows, m)
+			return len(rows) <= page.Limit
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		return parley.PageResult(rows, page)
+	}
+	before := page.Before
+	if before <= 0 {
+		_, last, err := db.head(ctx, conv, false)
+		if err != nil {
+			return nil, false, err
+		}
+		before = last + 1
+	}
+	rows = []parley.Message{}
+	for b := db.bucket(before - 1); before > 1 && len(rows) < page.Limit; b-- {
+		iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+			conv, b, before, page.Limit-len(rows)).Idempotent(true).IterContext(ctx)
+		var m parley.Message
+		for scanMessage(iter, conv, &m) {
+			if m.ID != "" {
+				rows = append(rows, m)
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return nil, false, fail("history", err)
+		}
+		if b == 0 {
+			break
+		}
+	}
+	return parley.PageResult(rows, page)
+}
+
+// Undelivered returns up to limit messages of conv after the given seq that
+// username did not send.
+func (db *DB) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
+	var out []parley.Message
+	if limit <= 0 {
+		return out, nil
+	}
+	err := db.scan(ctx, conv, after, 0, false, func(m parley.Message) bool {
+		if m.From != username {
+			out = append(out, m)
+		}
+		return len(out) < limit
+	})
+	return out, err
+}
+
+// LastSeq returns the seq of conv's newest message.
+func (db *DB) LastSeq(ctx context.Context, conv string) (int64, error) {
+	_, last, err := db.head(ctx, conv, false)
+	return last, err
+}
+
+// cursor reads username's cursor in conv: the newest of its rows.
+func (db *DB) cursor(ctx context.Context, username, conv string) (int64, error) {
+	var seq int64
+	err := db.s.Query(`SELECT seq FROM cursors WHERE username = ? AND conv = ? LIMIT 1`, username, conv).Idempotent(true).ScanContext(ctx, &seq)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fail("read cursor", err)
+	}
+	return seq, nil
+}
+
+// setCursor adds a cursor row and deletes the rows below it, in one
+// single-partition batch: the newest row stays the greatest ever written,
+// so concurrent writers never move a cursor back.
+func (db *DB) setCursor(ctx context.Context, username, conv string, seq int64) error {
+	b := db.s.Batch(gocql.UnloggedBatch)
+	b.Query(`INSERT INTO cursors (username, conv, seq) VALUES (?, ?, ?)`, username, conv, seq)
+	b.Query(`DELETE FROM cursors WHERE username = ? AND conv = ? AND seq < ?`, username, conv, seq)
+	if err := idempotent(b).ExecContext(ctx); err != nil {
+		return fail("write cursor", err)
+	}
+	return nil
+}
+
+// Ack moves cursors forward, each clamped to its conversation's last seq.
+func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
+	return db.each(len(cursors), func(i int) error {
+		c := cursors[i]
+		last, err := db.LastSeq(ctx, c.Conv)
+		if err != nil {
+			return err
+		}
+		if seq := min(c.Seq, last); seq > 0 {
+			return db.setCursor(ctx, c.Username, c.Conv, seq)
+		}
+		return nil
+	})
+}
+
+// chats lists username's chats: chatId and peer, in chatId order.
+func (db *DB) chats(ctx context.Context, username string) (ids, peers []string, err error) {
+	iter := db.s.Query(`SELECT chat, peer FROM user_chats WHERE username = ?`, username).Idempotent(true).IterContext(ctx)
+	var id, peer string
+	for iter.Scan(&id, &peer) {
+		ids, peers = append(ids, id), append(peers, peer)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, nil, fail("read chats", err)
+	}
+	return ids, peers, nil
+}
+
+// Contacts lists the users who share a chat with username, sorted.
+func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
+	_, peers, err := db.chats(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(peers)
+	return slices.Compact(peers), nil
+}
+
+// Inbox lists username's chats and fills in the state of the given groups.
+// Unread counts come from reading the senders of the messages above each
+// cursor.
+func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupSummary) (*parley.Inbox, error) {
+	ids, peers, err := db.chats(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	cursors := map[string]int64{}
+	iter := db.s.Query(`SELECT conv, seq FROM cursors WHERE username = ?`, username).Idempotent(true).IterContext(ctx)
+	var conv string
+	var seq int64
+	for iter.Scan(&conv, &seq) {
+		if _, ok := cursors[conv]; !ok { // rows are newest first
+			cursors[conv] = seq
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fail("read cursors", err)
+	}
+	in := &parley.Inbox{Chats: make([]parley.ChatSummary, len(ids)), Groups: slices.Clone(groups)}
+	var mu sync.Mutex
+	err = db.each(len(ids)+len(groups), func(i int) error {
+		conv := ""
+		if i < len(ids) {
+			conv = ids[i]
+		} else {
+			conv = groups[i-len(ids)].GroupID
+		}
+		_, last, err := db.head(ctx, conv, false)
+		if err != nil {
+			return err
+		}
+		cur := min(cursors[conv], last)
+		var unread int64
+		if last > cur {
+			err = db.scan(ctx, conv, cur, last, true, func(m parley.Message) bool {
+				if m.From != username {
+					unread++
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if i < len(ids) {
+			in.Chats[i] = parley.ChatSummary{ChatID: conv, With: peers[i], LastSeq: last, Cursor: cur, Unread: unread}
+		} else {
+			g := &in.Groups[i-len(ids)]
+			g.LastSeq, g.Cursor, g.Unread = last, cur, unread
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Stats counts conversations and messages from the conversations' hints:
+// seqs have no gaps, so a conversation holds as many messages as its last
+// seq. It reads the whole conversations table.
+func (db *DB) Stats(ctx context.Context) (*parley.LogStats, error) {
+	st := &parley.LogStats{}
+	iter := db.s.Query(`SELECT conv, last_seq FROM conversations`).PageSize(5000).Idempotent(true).IterContext(ctx)
+	var conv string
+	var last *int64
+	for iter.Scan(&conv, &last) {
+		if last != nil {
+			st.Messages += *last
+		}
+		if !parley.IsGroupID(conv) {
+			st.Chats++
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fail("stats", err)
+	}
+	return st, nil
+}
+
+// each runs f(0..n-1) with at most db.parallel calls at once and returns
+// the first error.
+func (db *DB) each(n int, f func(i int) error) error {
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return f(0)
+	}
+	sem := make(chan struct{}, db.parallel)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idempotent marks every statement of a batch of upserts and deletes as
+// safe to retry.
+func idempotent(b *gocql.Batch) *gocql.Batch {
+	for i := range b.Entries {
+		b.Entries[i].Idempotent = true
+	}
+	return b
+}
