@@ -101,6 +101,10 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	curList := make([]int64, len(curKeys))
 	err := db.each(len(convs)+len(curKeys), func(i int) error {
 		if i < len(convs) {
+			if h, ok := db.heads.get(convs[i]); ok {
+				headList[i] = h
+				return nil
+			}
 			b, last, err := db.head(ctx, convs[i], false)
 			headList[i] = head{b, last}
 			return err
@@ -520,6 +524,7 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 			}
 			continue
 		}
+		db.heads.put(conv, head{b, last + int64(n)})
 		for i, it := range run[:n] {
 			a := it.a
 			it.seq = last + int64(i) + 1

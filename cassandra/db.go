@@ -49,6 +49,9 @@ type Config struct {
 	Lease time.Duration
 	// Parallel bounds the requests one batch has in flight (default 64).
 	Parallel int
+	// HeadCache is how many conversations' heads the append path keeps in
+	// memory (default 100,000); see headCache.
+	HeadCache int
 	// Logger gets the failures of writes that follow a stored message
 	// (default slog.Default()).
 	Logger *slog.Logger
@@ -63,6 +66,7 @@ type DB struct {
 	bucketSize int64
 	lease      time.Duration
 	parallel   int
+	heads      *headCache
 	log        *slog.Logger
 	now        func() time.Time
 }
@@ -108,6 +112,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 64
 	}
+	if cfg.HeadCache <= 0 {
+		cfg.HeadCache = 100_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -129,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{s: s, keyspace: cfg.Keyspace, lease: cfg.Lease, parallel: cfg.Parallel, log: cfg.Logger, now: cfg.Now}
+	db := &DB{s: s, keyspace: cfg.Keyspace, lease: cfg.Lease, parallel: cfg.Parallel, heads: newHeadCache(cfg.HeadCache), log: cfg.Logger, now: cfg.Now}
 	if err := db.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
