@@ -344,8 +344,8 @@ func unavailable(err error) bool {
 	}
 	return errors.Is(err, gocql.ErrNoConnections) || errors.Is(err, gocql.ErrNoConnectionsStarted) ||
 		errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, gocql.ErrConnectionClosed) ||
-		errors.Is(err, gocql.ErrNoStreams) || errors.Is(err, gocql.ErrTooManyTimeouts) ||
-		errors.Is(err, gocql.ErrSessionClosed) || errors.Is(err, gocql.ErrHostQueryFailed) ||
+		errors.Is(err, gocql.ErrNoStreams) ||
+		errors.Is(err, gocql.ErrSessionClosed) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errLeaseOver) || isNetError(err)
 }
 
