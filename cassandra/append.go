@@ -41,6 +41,9 @@ type item struct {
 	// zero for an item without a key.
 	claimed time.Time
 	seq     int64
+	// unknown is set when a conditional batch with the item timed out and
+	// no read could tell whether it was stored: its claim is kept.
+	unknown bool
 }
 
 // head is where a conversation's newest message lies.
@@ -218,7 +221,7 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 	for _, it := range items {
 		a := it.a
 		if a.Err != nil || a.Duplicate || a.Invalid != nil {
-			if a.Err != nil && !it.claimed.IsZero() && it.seq == 0 {
+			if a.Err != nil && !it.claimed.IsZero() && it.seq == 0 && !it.unknown {
 				failed = append(failed, it)
 			}
 			continue
@@ -271,6 +274,18 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 // whose lease ran out with no message stored is taken over.
 func (db *DB) claim(ctx context.Context, it *item, base int64) error {
 	a := it.a
+	// first is when this call first tried to claim the key: the start of
+	// its lease whichever try was applied. A try that timed out may have
+	// been applied; the next try then finds a claim with a.ID in it.
+	var first time.Time
+	timeouts := 0
+	retry := func(err error) bool {
+		if unavailable(err) && ctx.Err() == nil && timeouts < 3 {
+			timeouts++
+			return true
+		}
+		return false
+	}
 	for attempt := 0; ; attempt++ {
 		var c claim
 		var found bool
@@ -284,17 +299,27 @@ func (db *DB) claim(ctx context.Context, it *item, base int64) error {
 			}
 		} else {
 			start := time.Now()
+			if first.IsZero() {
+				first = start
+			}
 			row := map[string]any{}
 			applied, err := db.s.Query(`INSERT INTO client_ids (sender, client_id, msg_id, conv, base, claimed_at) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
 				a.From, a.ClientID, a.ID, a.Conv, base, start.UTC()).MapScanCASContext(ctx, row)
 			if err != nil {
+				if retry(err) {
+					continue
+				}
 				return fail("append: claim", err)
 			}
 			if applied {
-				it.claimed = start
+				it.claimed = first
 				return nil
 			}
 			c = claimFromRow(row)
+			if c.msgID == a.ID {
+				it.claimed = first
+				return nil
+			}
 		}
 		m, stored, stale, err := db.resolve(ctx, c)
 		if err != nil {
@@ -308,9 +333,13 @@ func (db *DB) claim(ctx context.Context, it *item, base int64) error {
 			return nil
 		case stale:
 			start := time.Now()
+			first = start
 			applied, err := db.s.Query(`UPDATE client_ids SET msg_id = ?, conv = ?, base = ?, claimed_at = ?, seq = null WHERE sender = ? AND client_id = ? IF msg_id = ?`,
 				a.ID, a.Conv, base, start.UTC(), a.From, a.ClientID, c.msgID).MapScanCASContext(ctx, map[string]any{})
 			if err != nil {
+				if retry(err) {
+					continue
+				}
 				return fail("append: take over claim", err)
 			}
 			if applied {
@@ -429,6 +458,14 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 			it.a.Err, it.a.Recipients = err, nil
 		}
 	}
+	// failUnknown fails the run when a batch of its first n items may have
+	// been stored.
+	failUnknown := func(n int, err error) {
+		for _, it := range run[:n] {
+			it.unknown = true
+		}
+		failRun(err)
+	}
 	for attempt := 0; len(run) > 0; {
 		// An item whose claim is past half its lease is not written: a
 		// repeat may take the claim over once the lease ends.
@@ -488,12 +525,12 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 			// The outcome is unknown (a timeout) or the write failed: a
 			// serial read of the first row says which.
 			if ctx.Err() != nil {
-				failRun(fail("append", err))
+				failUnknown(n, fail("append", err))
 				return
 			}
 			m, ok, rerr := db.message(ctx, conv, last+1, gocql.LocalSerial)
 			if rerr != nil {
-				failRun(fail("append", errors.Join(err, rerr)))
+				failUnknown(n, fail("append", errors.Join(err, rerr)))
 				return
 			}
 			if ok && m.ID == run[0].a.ID {

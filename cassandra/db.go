@@ -36,8 +36,9 @@ type Config struct {
 	// Consistency of reads and writes: default LOCAL_QUORUM. Conditional
 	// writes use LOCAL_SERIAL for their Paxos rounds.
 	Consistency string
-	// Timeout bounds each request (default 5s); ConnectTimeout each
-	// connection attempt (default 5s).
+	// Timeout bounds each request (default 10s, above Cassandra's own
+	// write and read timeouts, so that Cassandra's answer is the one
+	// seen); ConnectTimeout each connection attempt (default 5s).
 	Timeout        time.Duration
 	ConnectTimeout time.Duration
 	// BucketSize is how many messages one partition of a conversation
@@ -98,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 5 * time.Second
