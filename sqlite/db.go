@@ -70,8 +70,9 @@ type DB struct {
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
 
-	users knownUsers
-	stmts stmts
+	users   knownUsers
+	members memberCache
+	stmts   stmts
 	// seqs caches each conversation's last seq; guarded by wmu.
 	seqs map[string]int64
 }

@@ -40,6 +40,7 @@ func (db *DB) CreateGroup(ctx context.Context, g *parley.Group, members []string
 		}
 		return nil
 	})
+	db.members.forget(g.ID)
 	if err != nil && parley.ErrorCode(err) == parley.EINTERNAL {
 		return fmt.Errorf("sqlite: create group: %w", err)
 	}
@@ -112,7 +113,7 @@ func (db *DB) Members(ctx context.Context, id string) ([]parley.Member, error) {
 // JoinGroup makes username a member of an open group.
 func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time) (bool, error) {
 	ctx = noCancel(ctx)
-	return db.changeMembers(ctx, "join group", func(tx *sql.Tx) (bool, error) {
+	return db.changeMembers(ctx, id, "join group", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -127,7 +128,7 @@ func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time)
 // AddMember makes username a member on behalf of by.
 func (db *DB) AddMember(ctx context.Context, id, by, username string, now time.Time) (bool, error) {
 	ctx = noCancel(ctx)
-	return db.changeMembers(ctx, "add member", func(tx *sql.Tx) (bool, error) {
+	return db.changeMembers(ctx, id, "add member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -171,7 +172,7 @@ func join(ctx context.Context, tx *sql.Tx, g *parley.Group, username string, now
 func (db *DB) RemoveMember(ctx context.Context, id, by, username string, now time.Time) (string, error) {
 	ctx = noCancel(ctx)
 	var owner string
-	_, err := db.changeMembers(ctx, "remove member", func(tx *sql.Tx) (bool, error) {
+	_, err := db.changeMembers(ctx, id, "remove member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -205,13 +206,14 @@ func (db *DB) RemoveMember(ctx context.Context, id, by, username string, now tim
 	return owner, err
 }
 
-func (db *DB) changeMembers(ctx context.Context, op string, fn func(*sql.Tx) (bool, error)) (bool, error) {
+func (db *DB) changeMembers(ctx context.Context, id, op string, fn func(*sql.Tx) (bool, error)) (bool, error) {
 	var changed bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		changed, err = fn(tx)
 		return err
 	})
+	db.members.forget(id)
 	if err != nil && parley.ErrorCode(err) == parley.EINTERNAL {
 		return false, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
