@@ -178,3 +178,10 @@ func PageResult(rows []Message, p Page) ([]Message, bool, error) {
 	}
 	return rows, len(rows) > 0 && rows[0].Seq > 1, nil
 }
+
+// StoredMessage is a message with the idempotency key it was sent with:
+// what an import from one store into another carries.
+type StoredMessage struct {
+	Message
+	ClientID string
+}

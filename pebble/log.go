@@ -71,6 +71,12 @@ func Open(dir string, opt Options) (*Log, error) {
 		EventListener: &pdb.EventListener{
 			WriteStallBegin: l.stallBegin,
 			WriteStallEnd:   l.stallEnd,
+			CompactionBegin: func(info pdb.CompactionInfo) {
+				l.logger.Debug("message log compaction begins", "job", info.JobID, "reason", info.Reason)
+			},
+			CompactionEnd: func(info pdb.CompactionInfo) {
+				l.logger.Debug("message log compaction ends", "job", info.JobID, "duration", info.TotalDuration.String(), "err", info.Err)
+			},
 		},
 	}
 	if po.CacheSize == 0 {

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-chat/parley"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -55,7 +54,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DB is the SQLite store. It implements parley.Store.
+// DB is the SQLite account store: users, sessions, groups and memberships.
+// It implements parley.AccountStore; messages live in a parley.MessageLog.
 type DB struct {
 	wmu sync.Mutex // serializes writes on w
 	w   *sql.DB    // one connection
@@ -72,12 +72,7 @@ type DB struct {
 
 	users   knownUsers
 	members memberCache
-	stmts   stmts
-	// seqs caches each conversation's last seq; guarded by wmu.
-	seqs map[string]int64
 }
-
-var _ parley.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database at cfg.Path and applies the
 // embedded migrations.
@@ -99,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.CheckpointPages <= 0 {
 		cfg.CheckpointPages = 10000
 	}
-	db := &DB{now: cfg.Now, seqs: make(map[string]int64)}
+	db := &DB{now: cfg.Now}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -112,10 +107,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := db.stmts.prepare(ctx, db.w); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -279,7 +270,6 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	db.stmts.close()
 	var ckerr error
 	if db.ckpt != nil {
 		close(db.stopCkpt)

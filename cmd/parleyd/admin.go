@@ -7,13 +7,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"time"
+
+	"github.com/parley-chat/parley"
 
 	"github.com/parley-chat/parley/hub"
 )
 
 // adminHandler serves pprof and the admin API that parleyd's commands use.
 // It is only ever bound to a loopback address.
-func adminHandler(h *hub.Hub) http.Handler {
+func adminHandler(h *hub.Hub, store parley.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/end-sessions", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -28,8 +31,16 @@ func adminHandler(h *hub.Hub) http.Handler {
 	})
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
 		st := h.Stats()
+		out := map[string]any{"node": h.NodeName(), "users": st.Users, "connections": st.Connections}
+		// What the store holds, as the server sees it: the embedded
+		// message log can be read only by the process that holds it.
+		if ss, err := store.Stats(r.Context(), time.Now()); err == nil {
+			out["store"] = ss
+		} else {
+			out["store"] = "unavailable: " + err.Error()
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"node": h.NodeName(), "users": st.Users, "connections": st.Connections})
+		json.NewEncoder(w).Encode(out)
 	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

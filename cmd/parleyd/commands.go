@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -107,7 +108,7 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	env := &cmdEnv{cfg: cfg, stdout: stdout}
 	if !cmd.noStore {
-		if env.store, err = openStore(ctx, cfg); err != nil {
+		if env.store, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
 			return err
 		}
 		defer env.store.Close()
@@ -207,16 +208,28 @@ func usersEnable(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func stats(ctx context.Context, env *cmdEnv, _ []string) error {
+	out := map[string]any{}
 	st, err := env.store.Stats(ctx, time.Now())
-	if err != nil {
+	switch {
+	case err == nil:
+		out["store"] = st
+	case errBusy(err) && env.cfg.AdminAddr != "":
+		// The running server holds the message log: it answers below.
+	default:
 		return err
 	}
-	out := map[string]any{"store": st}
 	if env.cfg.AdminAddr != "" {
 		var live map[string]any
 		if err := adminGet(ctx, env.cfg.AdminAddr, "/admin/stats", &live); err != nil {
+			if st == nil {
+				return fmt.Errorf("the server at -admin-addr holds the store and does not answer: %w", err)
+			}
 			out["live"] = "unreachable: " + err.Error()
 		} else {
+			if st == nil {
+				out["store"] = live["store"]
+			}
+			delete(live, "store")
 			out["live"] = live
 		}
 	}

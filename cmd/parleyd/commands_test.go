@@ -28,8 +28,10 @@ func TestSeedAndAdminCommands(t *testing.T) {
 }
 
 func testSeedAndAdmin(t *testing.T, postgresURL string) {
-	s := startServer(t, func(c *Config) { c.AdminAddr, c.PostgresURL = "127.0.0.1:0", postgresURL })
-	env := map[string]string{"PARLEY_DATA_DIR": s.Config.DataDir, "PARLEY_BCRYPT_COST": "4", "PARLEY_ADMIN_ADDR": s.Addr("admin")}
+	// Seeding writes messages, so on the embedded store it runs before
+	// the server, which then holds the message log.
+	dir := t.TempDir()
+	env := map[string]string{"PARLEY_DATA_DIR": dir, "PARLEY_BCRYPT_COST": "4"}
 	if postgresURL != "" {
 		env["PARLEY_POSTGRES_URL"] = postgresURL
 	}
@@ -52,6 +54,16 @@ func testSeedAndAdmin(t *testing.T, postgresURL string) {
 	}
 	if out := runCmd(t, env, "seed", "groups", "-count", "5", "-size", "4", "-prefix", "seed"); !strings.Contains(out, "0 created, 5 existed") {
 		t.Fatalf("seed groups again: %s", out)
+	}
+	s := startServer(t, func(c *Config) { c.DataDir, c.AdminAddr, c.PostgresURL = dir, "127.0.0.1:0", postgresURL })
+	env["PARLEY_ADMIN_ADDR"] = s.Addr("admin")
+	if postgresURL == "" {
+		var out, errb bytes.Buffer
+		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		err := run(context.Background(), []string{"seed", "chats", "-count", "30", "-prefix", "seed"}, lookup, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "in use by a running parleyd") {
+			t.Fatalf("seed chats while the server holds the message log: got %v, want an error saying so", err)
+		}
 	}
 
 	// A seeded user logs in with the seed password and sees the seed.

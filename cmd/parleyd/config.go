@@ -30,12 +30,14 @@ type Config struct {
 	LogLevel     string
 	LogFormat    string
 	SQLiteSync   string
-	MaxQueue     int
-	NodeID       int64
-	PostgresURL  string
-	RedisURL     string
-	RedisPrefix  string
-	ShutdownWait time.Duration
+	// MemTableBytes is the message log's memtable size (0: 64 MiB).
+	MemTableBytes int
+	MaxQueue      int
+	NodeID        int64
+	PostgresURL   string
+	RedisURL      string
+	RedisPrefix   string
+	ShutdownWait  time.Duration
 
 	TLSCert, TLSKey string
 	CORSOrigins     string
@@ -70,6 +72,7 @@ func (c *Config) options() []option {
 		{"log-level", "PARLEY_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "PARLEY_LOG_FORMAT", "json or text", (*stringValue)(&c.LogFormat)},
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
+		{"message-log-memtable-bytes", "PARLEY_MESSAGE_LOG_MEMTABLE_BYTES", "size of the embedded message log's memtable; a smaller one flushes and compacts more often (0: 64 MiB)", (*intValue)(&c.MemTableBytes)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
 		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
 		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -19,10 +17,8 @@ import (
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
 	"github.com/parley-chat/parley/metrics"
-	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/ratelimit"
 	"github.com/parley-chat/parley/redis"
-	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
 )
@@ -53,31 +49,19 @@ func NewMain(cfg Config, w io.Writer) *Main {
 	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
 }
 
-// openStore opens the configured store, applying its migrations:
-// PostgreSQL when a URL is given, else the embedded SQLite database.
-func openStore(ctx context.Context, cfg Config) (parley.Store, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
-	}
-	if cfg.PostgresURL != "" {
-		return postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
-	}
-	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "parley.db"), Synchronous: cfg.SQLiteSync})
-}
-
 // storeName names the configured store in logs.
 func storeName(cfg Config) string {
 	if cfg.PostgresURL != "" {
 		return "postgres"
 	}
-	return "sqlite"
+	return "sqlite+pebble"
 }
 
 // Open starts the server: store, hub, transport and listeners.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
 	var err error
-	if m.store, err = openStore(ctx, cfg); err != nil {
+	if m.store, err = openStore(ctx, cfg, m.Logger, false); err != nil {
 		return err
 	}
 	m.metrics = metrics.New()
@@ -153,7 +137,7 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
-		{"admin", cfg.AdminAddr, adminHandler(m.hub)},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub, store)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
