@@ -62,6 +62,8 @@ type Server struct {
 	logs                 strings.Builder
 	exited               chan struct{}
 	exitErr              error
+	killOnLog            string
+	killed               bool // by KillOnLog; set before exited closes
 }
 
 // Options configure Start.
@@ -72,6 +74,9 @@ type Options struct {
 	Env map[string]string
 	// Args are extra flags.
 	Args []string
+	// KillOnLog, when set, kills the server with SIGKILL as soon as a log
+	// line contains it; Start then returns the killed server.
+	KillOnLog string
 }
 
 // Start runs parleyd and waits until its listeners are up. The process is
@@ -109,7 +114,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, cmd: cmd, DataDir: opts.DataDir, exited: make(chan struct{})}
+	s := &Server{t: t, cmd: cmd, DataDir: opts.DataDir, exited: make(chan struct{}), killOnLog: opts.KillOnLog}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting parleyd: %v", err)
 	}
@@ -130,6 +135,9 @@ func Start(t testing.TB, opts Options) *Server {
 	select {
 	case <-ready:
 	case <-s.exited:
+		if s.killed {
+			return s
+		}
 		t.Fatalf("parleyd exited before it was ready: %v\n%s", s.exitErr, s.Logs())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("parleyd not ready after 30s\n%s", s.Logs())
@@ -147,6 +155,10 @@ func (s *Server) readLog(r io.Reader, ready chan struct{}) {
 		s.logMu.Lock()
 		s.logs.WriteString(line + "\n")
 		s.logMu.Unlock()
+		if s.killOnLog != "" && !s.killed && strings.Contains(line, s.killOnLog) {
+			s.killed = true
+			s.cmd.Process.Signal(syscall.SIGKILL)
+		}
 		var rec struct {
 			Msg      string `json:"msg"`
 			Listener string `json:"listener"`
