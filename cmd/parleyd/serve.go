@@ -65,6 +65,19 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.metrics = metrics.New()
+	if cfg.PostgresURL == "" {
+		base := m.store
+		m.metrics.MessageLog(func(ctx context.Context) (*parley.LogStats, error) {
+			st, err := base.Stats(ctx, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			if st.Log == nil {
+				return nil, errors.New("the store has no message log")
+			}
+			return st.Log, nil
+		})
+	}
 	store := m.metrics.Store(m.store)
 	secret, err := cfg.secret()
 	if err != nil {
