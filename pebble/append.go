@@ -61,7 +61,8 @@ func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	}
 	l.messages += p.count
 	l.chats += p.chats
-	if len(l.seqs)+len(p.last) > maxCachedSeqs {
+	l.keepCursors(p)
+	if len(l.seqs)+len(p.last) > maxCached {
 		clear(l.seqs)
 	}
 	for conv, seq := range p.last {
@@ -197,7 +198,7 @@ func (l *Log) lastSeq(p *pending, conv string) (int64, error) {
 		return 0, err
 	}
 	if seq > 0 {
-		if len(l.seqs) >= maxCachedSeqs {
+		if len(l.seqs) >= maxCached {
 			clear(l.seqs)
 		}
 		l.seqs[conv] = seq
@@ -205,11 +206,34 @@ func (l *Log) lastSeq(p *pending, conv string) (int64, error) {
 	return seq, nil
 }
 
+// cursor returns a cursor: this batch's, the cached one or the stored one.
+// The caller holds wmu.
 func (l *Log) cursor(p *pending, ck []byte) (int64, error) {
 	if seq, ok := p.cursors[string(ck)]; ok {
 		return seq, nil
 	}
-	return l.getInt(ck)
+	if seq, ok := l.cursors[string(ck)]; ok {
+		return seq, nil
+	}
+	seq, err := l.getInt(ck)
+	if err == nil {
+		l.cacheCursor(string(ck), seq)
+	}
+	return seq, err
+}
+
+// keepCursors caches the cursors a committed batch wrote.
+func (l *Log) keepCursors(p *pending) {
+	for k, seq := range p.cursors {
+		l.cacheCursor(k, seq)
+	}
+}
+
+func (l *Log) cacheCursor(k string, seq int64) {
+	if len(l.cursors) >= maxCached {
+		clear(l.cursors)
+	}
+	l.cursors[k] = seq
 }
 
 // LastSeq returns the seq of a conversation's newest message.
@@ -257,5 +281,6 @@ func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
 	if err := b.Commit(syncWrite); err != nil {
 		return fmt.Errorf("pebble: ack: %w", err)
 	}
+	l.keepCursors(p)
 	return nil
 }

@@ -84,6 +84,7 @@ func (l *Log) ImportMessages(ctx context.Context, msgs []parley.StoredMessage) e
 	l.messages += int64(len(msgs))
 	l.chats += chats
 	clear(l.seqs)
+	clear(l.cursors)
 	return nil
 }
 

@@ -39,6 +39,7 @@ type Log struct {
 	// wmu serializes writers. It guards the fields below.
 	wmu      sync.Mutex
 	seqs     map[string]int64 // last seq of recently written conversations
+	cursors  map[string]int64 // cursorKey -> seq, of recently written cursors
 	messages int64
 	chats    int64
 
@@ -50,13 +51,13 @@ type Log struct {
 
 var _ parley.MessageLog = (*Log)(nil)
 
-// maxCachedSeqs bounds the seq cache; past it the cache starts over (a miss
-// is one Pebble read).
-const maxCachedSeqs = 1 << 20
+// maxCached bounds the seq and cursor caches; past it a cache starts over
+// (a miss is one Pebble read).
+const maxCached = 1 << 20
 
 // Open opens (creating if need be) the log in dir.
 func Open(dir string, opt Options) (*Log, error) {
-	l := &Log{now: opt.Now, logger: opt.Logger, seqs: make(map[string]int64)}
+	l := &Log{now: opt.Now, logger: opt.Logger, seqs: make(map[string]int64), cursors: make(map[string]int64)}
 	if l.now == nil {
 		l.now = time.Now
 	}
