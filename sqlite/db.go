@@ -314,3 +314,12 @@ func (k *knownUsers) add(name string)      { k.m.Store(name, struct{}{}) }
 // statement, which at thousands of statements a second costs more than it
 // could ever save.
 func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// Backup writes a consistent copy of the database, as of one moment, to
+// path, which must not exist (VACUUM INTO); writes go on meanwhile.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if _, err := db.r.ExecContext(noCancel(ctx), `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	return nil
+}

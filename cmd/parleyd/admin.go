@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -16,8 +17,26 @@ import (
 
 // adminHandler serves pprof and the admin API that parleyd's commands use.
 // It is only ever bound to a loopback address.
-func adminHandler(h *hub.Hub, store parley.Store) http.Handler {
+func adminHandler(h *hub.Hub, store parley.Store, backup backupFunc) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /admin/backup", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Dir string `json:"dir"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil || !filepath.IsAbs(body.Dir) {
+			http.Error(w, "want {\"dir\"}: an absolute path that does not exist", http.StatusBadRequest)
+			return
+		}
+		if backup == nil {
+			http.Error(w, "this server keeps its data in PostgreSQL: back it up with pg_dump", http.StatusConflict)
+			return
+		}
+		if err := backup(r.Context(), body.Dir); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("{}"))
+	})
 	mux.HandleFunc("POST /admin/end-sessions", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Username string `json:"username"`

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,6 +38,7 @@ type command struct {
 type cmdEnv struct {
 	cfg    Config
 	store  parley.Store
+	backup backupFunc // nil on PostgreSQL, or while a server holds the data directory
 	stdout io.Writer
 }
 
@@ -65,6 +67,7 @@ var commands = []command{
 	{name: "users disable", args: "NAME", help: "disable an account: its logins are refused and its sockets closed", run: usersDisable},
 	{name: "users enable", args: "NAME", help: "enable a disabled account", run: usersEnable},
 	{name: "health", help: "exit 0 if the server on -http-addr is ready (for container health checks)", run: health, noStore: true},
+	{name: "backup", args: "DIR", help: "write a consistent copy of the data directory into DIR (asks the server on -admin-addr if one runs)", run: backup},
 	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
 	{name: "seed users", help: "create accounts PREFIX00001.. (idempotent)", flags: seedFlags, run: seedUsers},
 	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedFlags, run: seedChats},
@@ -108,7 +111,7 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	env := &cmdEnv{cfg: cfg, stdout: stdout}
 	if !cmd.noStore {
-		if env.store, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
+		if env.store, env.backup, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
 			return err
 		}
 		defer env.store.Close()
@@ -371,7 +374,7 @@ func adminGet(ctx context.Context, addr, path string, out any) error {
 }
 
 func adminDo(req *http.Request, out any) error {
-	c := http.Client{Timeout: 5 * time.Second}
+	c := http.Client{Timeout: 2 * time.Minute} // a backup of a large data directory takes a while
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -390,3 +393,29 @@ func adminDo(req *http.Request, out any) error {
 func splitWords(s string) []string { return strings.Fields(s) }
 
 func joinWords(w []string) string { return strings.Join(w, " ") }
+
+// backup writes a copy of the embedded data directory: by the running
+// server when there is an admin address, else by this process.
+func backup(ctx context.Context, env *cmdEnv, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: parleyd backup DIR")
+	}
+	if env.cfg.PostgresURL != "" {
+		return errors.New("backup copies the embedded data directory; back up PostgreSQL with its own tools (pg_dump)")
+	}
+	dest, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if env.cfg.AdminAddr != "" {
+		if err := adminPost(ctx, env.cfg.AdminAddr, "/admin/backup", map[string]string{"dir": dest}); err != nil {
+			return fmt.Errorf("backup by the server at %s: %w", env.cfg.AdminAddr, err)
+		}
+	} else if env.backup == nil {
+		return errors.New("a running parleyd holds the data directory: give its -admin-addr so that it writes the backup")
+	} else if err := env.backup(ctx, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "backup written to %s\n", dest)
+	return nil
+}

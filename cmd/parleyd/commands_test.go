@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,6 +77,23 @@ func testSeedAndAdmin(t *testing.T, postgresURL string) {
 	c, init, _ := s.chat(u)
 	if len(init.Chats) != 4 || len(init.Groups) != 1 {
 		t.Fatalf("seeded INIT_DATA: %s", init.Raw)
+	}
+	if postgresURL == "" {
+		// A backup taken while the server runs starts a server of its own
+		// that holds the same users, chats and messages.
+		dest := filepath.Join(t.TempDir(), "backup")
+		if out := runCmd(t, env, "backup", dest); !strings.Contains(out, "backup written") {
+			t.Fatalf("backup: %s", out)
+		}
+		restored := startServer(t, func(c *Config) { c.DataDir = dest })
+		rt, err := restored.api.Login(ctx, "seed00002", "password")
+		if err != nil {
+			t.Fatalf("login on the restored backup: %v", err)
+		}
+		_, rinit, _ := restored.chat(&user{name: "seed00002", pass: "password", tokens: rt})
+		if len(rinit.Chats) != 4 || len(rinit.Groups) != 1 || rinit.Chats[0].LastSeq != 1 {
+			t.Fatalf("INIT_DATA on the restored backup: %s", rinit.Raw)
+		}
 	}
 
 	var st struct {

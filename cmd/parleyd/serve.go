@@ -29,6 +29,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	store   parley.Store
+	backup  backupFunc    // nil on PostgreSQL
 	redis   *redis.Client // nil on a single node
 	metrics *metrics.Metrics
 	hub     *hub.Hub
@@ -61,7 +62,7 @@ func storeName(cfg Config) string {
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
 	var err error
-	if m.store, err = openStore(ctx, cfg, m.Logger, false); err != nil {
+	if m.store, m.backup, err = openStore(ctx, cfg, m.Logger, false); err != nil {
 		return err
 	}
 	m.metrics = metrics.New()
@@ -150,7 +151,7 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
-		{"admin", cfg.AdminAddr, adminHandler(m.hub, store)},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub, store, m.backup)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {

@@ -25,35 +25,73 @@ import (
 // Only one process can hold the message log. A command (forCommand) that
 // finds it held by a running server still opens the accounts; whatever
 // needs messages then fails with an error that says so.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand bool) (parley.Store, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand bool) (parley.Store, backupFunc, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
+		return nil, nil, fmt.Errorf("creating the data directory: %w", err)
 	}
 	if cfg.PostgresURL != "" {
-		return postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
+		return s, nil, err
 	}
 	accounts, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "parley.db"), Synchronous: cfg.SQLiteSync})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir := filepath.Join(cfg.DataDir, "messages")
 	log, err := pebble.Open(dir, pebble.Options{Logger: logger, MemTableBytes: uint64(max(cfg.MemTableBytes, 0))})
 	if err != nil && isLocked(err) {
 		if forCommand {
-			return parley.Split(accounts, busyLog{dir}), nil
+			return parley.Split(accounts, busyLog{dir}), nil, nil
 		}
 		err = fmt.Errorf("the message log %s is in use by another parleyd: %w", dir, err)
 	}
 	if err != nil {
 		accounts.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := importLegacy(ctx, accounts, log, logger); err != nil {
 		log.Close()
 		accounts.Close()
-		return nil, fmt.Errorf("importing the messages of parley.db: %w", err)
+		return nil, nil, fmt.Errorf("importing the messages of parley.db: %w", err)
 	}
-	return parley.Split(accounts, log), nil
+	backup := func(ctx context.Context, dest string) error {
+		return backupDataDir(ctx, cfg.DataDir, dest, accounts, log)
+	}
+	return parley.Split(accounts, log), backup, nil
+}
+
+// backupFunc writes a copy of the embedded data directory into dest.
+type backupFunc func(ctx context.Context, dest string) error
+
+// backupDataDir writes a data directory that parleyd can start from into
+// dest, which must not exist: a copy of parley.db, a checkpoint of the
+// message log and the JWT secret. Each store's copy is consistent in
+// itself; taken a moment apart, the accounts may be a moment newer than
+// the messages (a message's sender always exists in them, since accounts
+// are never deleted).
+func backupDataDir(ctx context.Context, dataDir, dest string, accounts *sqlite.DB, log *pebble.Log) error {
+	if _, err := os.Stat(dest); err == nil {
+		return parley.Errorf(parley.ECONFLICT, "backup directory %s exists", dest)
+	}
+	if err := os.MkdirAll(dest, 0o700); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := log.Backup(filepath.Join(dest, "messages")); err != nil {
+		return err
+	}
+	if err := accounts.Backup(ctx, filepath.Join(dest, "parley.db")); err != nil {
+		return err
+	}
+	secret, err := os.ReadFile(filepath.Join(dataDir, "jwt-secret"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dest, "jwt-secret"), secret, 0o600)
+	} else if errors.Is(err, os.ErrNotExist) {
+		err = nil // the secret is given by flag or environment
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
 }
 
 func isLocked(err error) bool {
