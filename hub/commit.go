@@ -327,14 +327,24 @@ func (h *Hub) fanoutLoop(ch chan []delivery) {
 	}
 }
 
+// deliverLocal writes deliveries to the connections of their users,
+// gathering each connection's frames (in order) into one write.
 func (h *Hub) deliverLocal(ds []delivery) {
+	var order []*Conn
+	per := make(map[*Conn][]delivery)
 	for _, d := range ds {
 		for _, c := range h.connsOf(d.user) {
 			if c.id == d.except || c.kind == Presence && !protocol.IsPresenceUpdate(d.frame) {
 				continue // presence connections get presence only
 			}
-			c.deliver(d)
+			if _, ok := per[c]; !ok {
+				order = append(order, c)
+			}
+			per[c] = append(per[c], d)
 		}
+	}
+	for _, c := range order {
+		c.deliver(per[c])
 	}
 }
 

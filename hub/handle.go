@@ -28,16 +28,19 @@ func (c *Conn) handle(frames [][]byte) {
 		// The committer reads cm after answering (for the fan-out), so
 		// each run gets a commit of its own.
 		c.hub.submit(cm)
+		// The replies of a pipelining sender go out in one write.
+		replies := make([][]byte, 0, len(run))
 		for _, p := range run {
 			switch {
 			case cm.err != nil:
-				c.replyError(p.id, cm.err)
+				replies = append(replies, c.errorFrame(p.id, cm.err))
 			case p.append.Err != nil:
-				c.replyError(p.id, p.append.Err)
+				replies = append(replies, c.errorFrame(p.id, p.append.Err))
 			default:
-				c.reply(successFrame(p.id, &p.append.Message))
+				replies = append(replies, successFrame(p.id, &p.append.Message))
 			}
 		}
+		c.writeAll(replies)
 		run, cm = nil, &commit{origin: c}
 	}
 	for _, raw := range frames {
