@@ -158,6 +158,9 @@ type MessageStore interface {
 	Inbox(ctx context.Context, username string) (*Inbox, error)
 	// Contacts lists the users who share a one-to-one chat with username.
 	Contacts(ctx context.Context, username string) ([]string, error)
+	// LastSeq returns the seq of a conversation's newest message; 0 if it
+	// has none (or does not exist).
+	LastSeq(ctx context.Context, conv string) (int64, error)
 }
 
 // PageResult finishes a page of history read by a store: rows holds, for a

@@ -276,6 +276,7 @@ func (h *Hub) fanOutMessages(batch []*commit, now time.Time) {
 				continue
 			}
 			m := &a.Message
+			h.lastSeqs.saw(m.Conv, m.Seq)
 			typ, kind := protocol.TypeOneToOne, "direct"
 			if m.IsGroup() {
 				typ, kind = protocol.TypeGroup, "group"
@@ -388,6 +389,9 @@ func (h *Hub) ReceiveEvent(ev *parley.Event) {
 			h.endSessionLocal(u, ev.EndSession)
 		}
 		return
+	}
+	if ev.Seq > 0 {
+		h.lastSeqs.saw(ev.Conv, ev.Seq)
 	}
 	h.dispatch(ev)
 }

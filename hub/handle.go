@@ -165,10 +165,15 @@ func checkGroupID(id string) error {
 	return nil
 }
 
-// prepareAck validates an ACK and returns the cursor it sets.
+// prepareAck validates an ACK and returns the cursor it sets: in a
+// conversation of the user's that has messages, clamped to its last seq at
+// once (a cursor past it would swallow the messages stored next).
 func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor, error) {
 	if f.Seq == nil || *f.Seq < 0 {
 		return parley.Cursor{}, parley.Errorf(parley.EINVALID, "seq must be an integer of at least 0")
+	}
+	if !allow(c.hub.cfg.Limits.Acks, c.user) {
+		return parley.Cursor{}, parley.Errorf(parley.ERATELIMITED, "too many ACKs; an ACK covers every message up to its seq, so send fewer")
 	}
 	var conv string
 	var err error
@@ -179,8 +184,12 @@ func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor
 	} else if f.GroupID != "" {
 		c.notedMember(conv)
 	}
-	c.acked(conv, *f.Seq)
-	return parley.Cursor{Username: c.user, Conv: conv, Seq: *f.Seq}, nil
+	seq, err := c.hub.clampAck(ctx, conv, *f.Seq)
+	if err != nil {
+		return parley.Cursor{}, err
+	}
+	c.acked(conv, seq)
+	return parley.Cursor{Username: c.user, Conv: conv, Seq: seq}, nil
 }
 
 // ackMemberFor is how long a connection trusts a membership check for its

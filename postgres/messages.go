@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,9 +81,9 @@ func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
 		users[i], convs[i], seqs[i] = c.Username, c.Conv, c.Seq
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO cursors (username, conv, seq)
-		SELECT a.username, a.conv, least(max(a.seq), coalesce(max(v.last_seq), 0))
+		SELECT a.username, a.conv, least(max(a.seq), max(v.last_seq))
 		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS a (username, conv, seq)
-		LEFT JOIN conversations v ON v.id = a.conv
+		JOIN conversations v ON v.id = a.conv AND v.last_seq > 0
 		GROUP BY a.username, a.conv ORDER BY a.username, a.conv
 		ON CONFLICT (username, conv) DO UPDATE SET seq = greatest(cursors.seq, excluded.seq)`, users, convs, seqs)
 	if err != nil {
@@ -143,4 +144,17 @@ func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
 		return nil, fmt.Errorf("postgres: contacts: %w", err)
 	}
 	return peers, nil
+}
+
+// LastSeq returns the seq of a conversation's newest message.
+func (db *DB) LastSeq(ctx context.Context, conv string) (int64, error) {
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1`, conv).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: last seq: %w", err)
+	}
+	return seq, nil
 }

@@ -45,6 +45,7 @@ type Config struct {
 
 	RateMessagesPerSec    float64
 	RateHistoryPerSec     float64
+	RateAcksPerSec        float64
 	RateGroupsPerMin      int
 	RateRegisterPerMin    int
 	RateConnectionsPerMin int
@@ -84,6 +85,7 @@ func (c *Config) options() []option {
 		{"cors-origins", "PARLEY_CORS_ORIGINS", "comma-separated browser origins allowed besides the server's own (\"*\": any)", (*stringValue)(&c.CORSOrigins)},
 		{"trust-proxy", "PARLEY_TRUST_PROXY", "take the client address and scheme from X-Forwarded-For/-Proto (behind a load balancer)", (*boolValue)(&c.TrustProxy)},
 		{"rate-messages-per-sec", "PARLEY_RATE_MESSAGES_PER_SEC", "messages a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMessagesPerSec)},
+		{"rate-acks-per-sec", "PARLEY_RATE_ACKS_PER_SEC", "ACKs per user per second on each node, burst 4x (0: no limit)", (*floatValue)(&c.RateAcksPerSec)},
 		{"rate-history-per-sec", "PARLEY_RATE_HISTORY_PER_SEC", "history requests per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateHistoryPerSec)},
 		{"rate-groups-per-min", "PARLEY_RATE_GROUPS_PER_MIN", "groups a user may create per minute (0: no limit)", (*intValue)(&c.RateGroupsPerMin)},
 		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
@@ -112,6 +114,7 @@ func defaultConfig() Config {
 
 		RateMessagesPerSec:    50,
 		RateHistoryPerSec:     10,
+		RateAcksPerSec:        200,
 		RateGroupsPerMin:      20,
 		RateRegisterPerMin:    30,
 		RateConnectionsPerMin: 300,
@@ -202,7 +205,7 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("TLS needs both a certificate and a key")
 	}
-	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
+	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateAcksPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
 		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}

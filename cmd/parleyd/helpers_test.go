@@ -50,7 +50,7 @@ func startServer(t testing.TB, change func(*Config)) *testServer {
 	cfg.SQLiteSync = "NORMAL"
 	cfg.LogLevel = "debug"
 	// Limits are off unless a test turns them on (the adversarial suite).
-	cfg.RateMessagesPerSec, cfg.RateHistoryPerSec, cfg.RateGroupsPerMin = 0, 0, 0
+	cfg.RateMessagesPerSec, cfg.RateHistoryPerSec, cfg.RateGroupsPerMin, cfg.RateAcksPerSec = 0, 0, 0, 0
 	cfg.RateRegisterPerMin, cfg.RateConnectionsPerMin, cfg.LoginMaxFailures = 0, 0, 0
 	if change != nil {
 		change(&cfg)

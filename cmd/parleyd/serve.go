@@ -101,6 +101,9 @@ func (m *Main) Open(ctx context.Context) error {
 			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
 			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
 			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			// Per node: a Redis round trip for each ACK would cost more
+			// than the ACK.
+			Acks: ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec))},
 		},
 	}
 	if m.redis != nil {

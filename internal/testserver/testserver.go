@@ -97,6 +97,7 @@ func Start(t testing.TB, opts Options) *Server {
 		// Limits are off unless a test sets them.
 		"PARLEY_RATE_MESSAGES_PER_SEC":    "0",
 		"PARLEY_RATE_HISTORY_PER_SEC":     "0",
+		"PARLEY_RATE_ACKS_PER_SEC":        "0",
 		"PARLEY_RATE_GROUPS_PER_MIN":      "0",
 		"PARLEY_RATE_REGISTER_PER_MIN":    "0",
 		"PARLEY_RATE_CONNECTIONS_PER_MIN": "0",
