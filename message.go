@@ -43,6 +43,15 @@ func ChatPeers(id string) (a, b string, ok bool) {
 	return a, b, true
 }
 
+// ChatPeer returns the participant of a chat who is not me.
+func ChatPeer(chatID, me string) string {
+	a, b, _ := ChatPeers(chatID)
+	if a == me {
+		return b
+	}
+	return a
+}
+
 // IsGroupID reports whether a conversation ID names a group. Group IDs never
 // contain "-", and chat IDs always do.
 func IsGroupID(conv string) bool { return conv != "" && !strings.Contains(conv, "-") }

@@ -346,7 +346,7 @@ func (c *Conn) history(ctx context.Context, f *protocol.Frame) error {
 	}
 	if len(msgs) == 0 && h.ChatID != "" {
 		// An empty chat is a chat with someone who exists.
-		if err := c.hub.userExists(ctx, peer(conv, c.user)); err != nil {
+		if err := c.hub.userExists(ctx, parley.ChatPeer(conv, c.user)); err != nil {
 			return err
 		}
 	}
@@ -413,7 +413,7 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 			return err
 		}
 		t.ChatID = conv
-		users = []string{peer(conv, c.user)}
+		users = []string{parley.ChatPeer(conv, c.user)}
 		if err := c.hub.userExists(ctx, users[0]); err != nil {
 			return err
 		}
@@ -424,14 +424,6 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 	return nil
 }
 
-// peer returns the other participant of a chat.
-func peer(chatID, me string) string {
-	a, b, _ := parley.ChatPeers(chatID)
-	if a == me {
-		return b
-	}
-	return a
-}
 
 // userExists returns ENOTFOUND for an unknown user.
 func (h *Hub) userExists(ctx context.Context, username string) error {

@@ -138,19 +138,11 @@ func senderOf(b []byte) (string, error) {
 func (r *record) message(conv string, seq int64) parley.Message {
 	m := parley.Message{ID: r.id, Conv: conv, Seq: seq, From: r.from, Content: r.content, Time: time.UnixMilli(r.created).UTC()}
 	if !parley.IsGroupID(conv) {
-		m.To = peerOf(conv, r.from)
+		m.To = parley.ChatPeer(conv, r.from)
 	}
 	return m
 }
 
-// peerOf returns the other participant of a chat.
-func peerOf(chatID, me string) string {
-	a, b, _ := parley.ChatPeers(chatID)
-	if a == me {
-		return b
-	}
-	return a
-}
 
 func encodeIdem(conv string, seq int64) []byte {
 	return binary.BigEndian.AppendUint64(appendString(nil, conv), uint64(seq))

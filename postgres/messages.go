@@ -40,20 +40,12 @@ func scanMessages(rows pgx.Rows, conv string) ([]parley.Message, error) {
 		}
 		m.Time = m.Time.UTC()
 		if !group {
-			m.To = peerOf(conv, m.From)
+			m.To = parley.ChatPeer(conv, m.From)
 		}
 		return m, nil
 	})
 }
 
-// peerOf returns the other participant of a chat.
-func peerOf(chatID, me string) string {
-	a, b, _ := parley.ChatPeers(chatID)
-	if a == me {
-		return b
-	}
-	return a
-}
 
 // Undelivered returns messages above a cursor that username did not send.
 func (db *DB) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {

@@ -49,11 +49,8 @@ func (db *DB) LegacyMessages(ctx context.Context, conv string, seq int64, limit 
 			return nil, fmt.Errorf("sqlite: legacy messages: %w", err)
 		}
 		m.Time = fromMS(created)
-		if a, b, ok := parley.ChatPeers(m.Conv); ok {
-			m.To = a
-			if a == m.From {
-				m.To = b
-			}
+		if !parley.IsGroupID(m.Conv) {
+			m.To = parley.ChatPeer(m.Conv, m.From)
 		}
 		out = append(out, m)
 	}
