@@ -29,7 +29,7 @@ func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed.Load() {
-		return parley.Errorf(parley.EUNAVAILABLE, "the message log is closed")
+		return errClosed
 	}
 	b := l.db.NewBatch()
 	defer b.Close()
@@ -238,6 +238,10 @@ func (l *Log) cacheCursor(k string, seq int64) {
 
 // LastSeq returns the seq of a conversation's newest message.
 func (l *Log) LastSeq(ctx context.Context, conv string) (int64, error) {
+	if err := l.use(); err != nil {
+		return 0, err
+	}
+	defer l.done()
 	seq, err := l.getInt(lastKey(conv))
 	if err != nil {
 		return 0, fmt.Errorf("pebble: last seq: %w", err)
@@ -251,7 +255,7 @@ func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed.Load() {
-		return parley.Errorf(parley.EUNAVAILABLE, "the message log is closed")
+		return errClosed
 	}
 	b := l.db.NewBatch()
 	defer b.Close()

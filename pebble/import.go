@@ -16,6 +16,10 @@ import (
 // ImportState reports whether an import finished, and otherwise the last
 // message (conv, seq) it stored; "" and 0 if it has not begun.
 func (l *Log) ImportState(ctx context.Context) (done bool, conv string, seq int64, err error) {
+	if err := l.use(); err != nil {
+		return false, "", 0, err
+	}
+	defer l.done()
 	v, err := l.get(importKey)
 	if err != nil || v == nil {
 		return false, "", 0, err
@@ -37,6 +41,9 @@ func (l *Log) ImportMessages(ctx context.Context, msgs []parley.StoredMessage) e
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if l.closed.Load() {
+		return errClosed
+	}
 	b := l.db.NewBatch()
 	defer b.Close()
 	last := map[string]int64{}
@@ -95,6 +102,11 @@ func (l *Log) FinishImport(ctx context.Context, cursors []parley.Cursor) error {
 		if err := l.Ack(ctx, cursors[i:min(i+10000, len(cursors))]); err != nil {
 			return fmt.Errorf("pebble: import cursors: %w", err)
 		}
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed.Load() {
+		return errClosed
 	}
 	if err := l.db.Set(importKey, []byte{'d'}, syncWrite); err != nil {
 		return fmt.Errorf("pebble: finish import: %w", err)

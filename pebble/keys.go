@@ -143,7 +143,6 @@ func (r *record) message(conv string, seq int64) parley.Message {
 	return m
 }
 
-
 func encodeIdem(conv string, seq int64) []byte {
 	return binary.BigEndian.AppendUint64(appendString(nil, conv), uint64(seq))
 }

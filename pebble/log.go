@@ -43,6 +43,11 @@ type Log struct {
 	messages int64
 	chats    int64
 
+	// rmu is held for reading by every read outside wmu, and for writing
+	// by Close, so that nothing reads a closed database. Lock order: wmu,
+	// then rmu.
+	rmu sync.RWMutex
+
 	stalls     atomic.Int64
 	stallNanos atomic.Int64
 	stallStart atomic.Int64 // Unix ns of the stall in progress; 0 if none
@@ -115,17 +120,34 @@ func (l *Log) Close() error {
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("pebble: close: %w", err)
 	}
 	return nil
 }
 
+var errClosed = parley.Errorf(parley.EUNAVAILABLE, "the message log is closed")
+
+// use holds the log open for a read outside wmu; done ends it.
+func (l *Log) use() error {
+	l.rmu.RLock()
+	if l.closed.Load() {
+		l.rmu.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
+func (l *Log) done() { l.rmu.RUnlock() }
+
 // Ping reports whether the log is open and can be read.
 func (l *Log) Ping(ctx context.Context) error {
-	if l.closed.Load() {
-		return parley.Errorf(parley.EUNAVAILABLE, "the message log is closed")
+	if err := l.use(); err != nil {
+		return err
 	}
+	defer l.done()
 	_, err := l.get(countsKey)
 	return err
 }
@@ -135,9 +157,10 @@ func (l *Log) Stats(ctx context.Context) (*parley.LogStats, error) {
 	l.wmu.Lock()
 	st := &parley.LogStats{Messages: l.messages, Chats: l.chats}
 	l.wmu.Unlock()
-	if l.closed.Load() {
-		return nil, parley.Errorf(parley.EUNAVAILABLE, "the message log is closed")
+	if err := l.use(); err != nil {
+		return nil, err
 	}
+	defer l.done()
 	m := l.db.Metrics()
 	st.DiskBytes = int64(m.DiskSpaceUsage())
 	st.CompactionDebtBytes = int64(m.Compact.EstimatedDebt)
@@ -211,6 +234,10 @@ var syncWrite = pdb.Sync
 // can, so it is quick and takes little space until compactions replace
 // them; writes go on meanwhile.
 func (l *Log) Backup(dir string) error {
+	if err := l.use(); err != nil {
+		return err
+	}
+	defer l.done()
 	if err := l.db.Checkpoint(dir, pdb.WithFlushedWAL()); err != nil {
 		return fmt.Errorf("pebble: backup: %w", err)
 	}

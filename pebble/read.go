@@ -13,6 +13,10 @@ import (
 
 // History returns a page of a conversation: one range read.
 func (l *Log) History(ctx context.Context, conv string, p parley.Page) ([]parley.Message, bool, error) {
+	if err := l.use(); err != nil {
+		return nil, false, err
+	}
+	defer l.done()
 	lo, hi := msgKey(conv, 1), prefixEnd(convPrefix(conv))
 	switch {
 	case p.Forward:
@@ -60,6 +64,10 @@ func appendMessage(msgs []parley.Message, conv string, it *pdb.Iterator) ([]parl
 // Undelivered returns up to limit messages of conv above after that
 // username did not send.
 func (l *Log) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
+	if err := l.use(); err != nil {
+		return nil, err
+	}
+	defer l.done()
 	it, err := l.db.NewIter(&pdb.IterOptions{LowerBound: msgKey(conv, after+1), UpperBound: prefixEnd(convPrefix(conv))})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: undelivered: %w", err)
@@ -87,6 +95,10 @@ func (l *Log) Undelivered(ctx context.Context, username, conv string, after int6
 
 // Contacts lists the users who share a one-to-one chat with username.
 func (l *Log) Contacts(ctx context.Context, username string) ([]string, error) {
+	if err := l.use(); err != nil {
+		return nil, err
+	}
+	defer l.done()
 	peers, err := l.peers(username)
 	if err != nil {
 		return nil, fmt.Errorf("pebble: contacts: %w", err)
@@ -110,6 +122,10 @@ func (l *Log) peers(username string) ([]string, error) {
 
 // Inbox lists username's chats and fills in the state of the given groups.
 func (l *Log) Inbox(ctx context.Context, username string, groups []parley.GroupSummary) (*parley.Inbox, error) {
+	if err := l.use(); err != nil {
+		return nil, err
+	}
+	defer l.done()
 	peers, err := l.peers(username)
 	if err != nil {
 		return nil, fmt.Errorf("pebble: inbox: %w", err)
