@@ -66,16 +66,50 @@ var commands = []command{
 	{name: "health", help: "exit 0 if the server on -http-addr is ready (for container health checks)", run: health, noStore: true},
 	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
 	{name: "seed users", help: "create accounts PREFIX00001.. (idempotent)", flags: seedFlags, run: seedUsers},
-	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedFlags, run: seedChats},
+	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedChatFlags, run: seedChats},
 	{name: "seed groups", help: "create -count groups of -size seeded users each (idempotent)", flags: seedFlags, run: seedGroups},
 }
 
 func seedFlags(fs *flag.FlagSet) {
-	fs.IntVar(&seedOpts.count, "count", 1000, "users: how many accounts; chats: how many seeded users to use; groups: how many groups")
+	fs.IntVar(&seedOpts.count, "count", 1000, "users: how many accounts; groups: how many groups")
 	fs.IntVar(&seedOpts.size, "size", 10, "groups: members per group")
-	fs.IntVar(&seedOpts.perUser, "per-user", 3, "chats: chats each user starts")
 	fs.StringVar(&seedOpts.prefix, "prefix", "user", "username prefix of seeded accounts")
 	fs.StringVar(&seedOpts.password, "password", "password", "password of every seeded account")
+}
+
+func seedChatFlags(fs *flag.FlagSet) {
+	fs.IntVar(&seedOpts.count, "count", 0, "how many seeded users to use, PREFIX00001 on (0: every seeded user there is)")
+	fs.IntVar(&seedOpts.perUser, "per-user", 3, "chats each user starts")
+	fs.StringVar(&seedOpts.prefix, "prefix", "user", "username prefix of seeded accounts")
+}
+
+// seededUsers returns how many seeded accounts exist without a gap:
+// n such that PREFIX00001..PREFIXn all exist.
+func seededUsers(ctx context.Context, store parley.Store) (int, error) {
+	have := map[string]bool{}
+	after := seedOpts.prefix
+	for {
+		page, err := store.Users(ctx, after, 1000)
+		if err != nil {
+			return 0, err
+		}
+		for _, u := range page {
+			if !strings.HasPrefix(u.Username, seedOpts.prefix) {
+				page = nil
+				break
+			}
+			have[u.Username] = true
+			after = u.Username
+		}
+		if len(page) < 1000 {
+			break
+		}
+	}
+	n := 0
+	for have[seedName(n+1)] {
+		n++
+	}
+	return n, nil
 }
 
 // runCommand runs "parleyd WORD [WORD] [flags] [ARGS]".
@@ -262,7 +296,27 @@ func seedUsers(ctx context.Context, env *cmdEnv, _ []string) error {
 }
 
 func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
-	n, k := seedOpts.count, min(seedOpts.perUser, seedOpts.count-1)
+	// Check the users up front, so that nothing is written when they are
+	// not all there.
+	have, err := seededUsers(ctx, env.store)
+	if err != nil {
+		return err
+	}
+	n := seedOpts.count
+	if n == 0 {
+		n = have
+	}
+	if n < 2 {
+		return fmt.Errorf("seed chats needs at least 2 seeded users %s00001.., and %d exist: run parleyd seed users first", seedOpts.prefix, have)
+	}
+	if n > have {
+		return fmt.Errorf("seed chats -count %d needs the users %s..%s, and only %d exist (%s..): run parleyd seed users -count %d -prefix %s first, or give -count %d or less",
+			n, seedName(1), seedName(n), have, seedName(1), n, seedOpts.prefix, have)
+	}
+	if seedOpts.perUser < 1 {
+		return errors.New("-per-user must be at least 1")
+	}
+	k := min(seedOpts.perUser, n-1)
 	created, now := 0, time.Now()
 	var batch []*parley.Append
 	flush := func() error {
@@ -274,7 +328,7 @@ func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
 		}
 		for _, a := range batch {
 			if a.Err != nil {
-				return fmt.Errorf("seeding %s: %w (run seed users first)", a.Conv, a.Err)
+				return fmt.Errorf("seeding %s: %w", a.Conv, a.Err)
 			}
 			if !a.Duplicate {
 				created++

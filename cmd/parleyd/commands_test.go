@@ -119,3 +119,44 @@ func TestSessionSweep(t *testing.T) {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 }
+
+// runCmdErr runs a parleyd command that is expected to fail.
+func runCmdErr(t *testing.T, env map[string]string, args ...string) (stdout string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	err = run(context.Background(), args, lookup, &out, &errb)
+	return out.String(), err
+}
+
+// TestSeedChatsDefaults: seed chats with its defaults uses the seeded
+// users there are, and one asked for more users than exist writes nothing.
+func TestSeedChatsDefaults(t *testing.T) {
+	env := map[string]string{"PARLEY_DATA_DIR": t.TempDir(), "PARLEY_BCRYPT_COST": "4"}
+	messages := func() int {
+		t.Helper()
+		var st struct{ Store struct{ Messages int } }
+		if err := json.Unmarshal([]byte(runCmd(t, env, "stats")), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Store.Messages
+	}
+
+	if _, err := runCmdErr(t, env, "seed", "chats"); err == nil || !strings.Contains(err.Error(), "seed users") {
+		t.Fatalf("seed chats without users: %v, want an error naming seed users", err)
+	}
+	runCmd(t, env, "seed", "users", "-count", "20")
+	_, err := runCmdErr(t, env, "seed", "chats", "-count", "30")
+	if err == nil || !strings.Contains(err.Error(), "only 20 exist") || !strings.Contains(err.Error(), "-count 30") {
+		t.Fatalf("seed chats -count 30 with 20 users: %v", err)
+	}
+	if n := messages(); n != 0 {
+		t.Fatalf("a refused seed chats wrote %d messages", n)
+	}
+	if out := runCmd(t, env, "seed", "chats"); !strings.Contains(out, "among 20 users: 60 created") {
+		t.Fatalf("seed chats with defaults: %s", out)
+	}
+	if n := messages(); n != 60 {
+		t.Fatalf("%d messages after seed chats, want 60", n)
+	}
+}
