@@ -121,3 +121,41 @@ func TestOneToOneShort(t *testing.T) {
 		t.Error("the receivers sent no ACK")
 	}
 }
+
+// TestHelp: -h exits 0 and shows the usage asked for, a scenario's own
+// flags before the common ones.
+func TestHelp(t *testing.T) {
+	help := func(t *testing.T, args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code, err := run(context.Background(), args, &stdout, &stderr)
+		if code != exitOK || err != nil {
+			t.Fatalf("parley-bench %s: exit %d, %v", strings.Join(args, " "), code, err)
+		}
+		return stdout.String() + stderr.String()
+	}
+	t.Run("top", func(t *testing.T) {
+		out := help(t, "-h")
+		for _, want := range []string{"Usage: parley-bench SCENARIO", "ladder", "one-to-one", "-server "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("parley-bench -h lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("ladder", func(t *testing.T) {
+		out := help(t, "ladder", "-h")
+		own, common := strings.Index(out, "-phases"), strings.Index(out, "-server ")
+		if !strings.HasPrefix(out, "Usage: parley-bench ladder") || own < 0 || common < 0 || own > common {
+			t.Errorf("ladder -h does not show its usage, then -phases before the common -server:\n%s", out)
+		}
+		if strings.Contains(out, "-conns") || strings.Contains(out, "-group-size") {
+			t.Errorf("ladder -h lists other scenarios' flags:\n%s", out)
+		}
+	})
+	t.Run("no scenario", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code, _ := run(context.Background(), nil, &stdout, &stderr); code != exitUsage {
+			t.Errorf("parley-bench without arguments: exit %d, want %d", code, exitUsage)
+		}
+	})
+}

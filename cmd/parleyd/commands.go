@@ -124,15 +124,10 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintln(stderr, "commands:")
-		tw := tabwriter.NewWriter(stderr, 0, 4, 2, ' ', 0)
-		for _, c := range commands {
-			fmt.Fprintf(tw, "  parleyd %s %s\t%s\n", c.name, c.args, c.help)
-		}
-		tw.Flush()
+		serverUsage(stderr, "parleyd")
 		return fmt.Errorf("unknown command %q", joinWords(args))
 	}
-	cfg, rest, err := parseCommandConfig("parleyd "+cmd.name, args, lookup, stderr, cmd.flags)
+	cfg, rest, err := parseCommandConfig(cmd, args, lookup, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

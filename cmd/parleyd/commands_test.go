@@ -160,3 +160,43 @@ func TestSeedChatsDefaults(t *testing.T) {
 		t.Fatalf("%d messages after seed chats, want 60", n)
 	}
 }
+
+// TestCommandHelp: each command's -h shows its own usage and flags, before
+// the server settings it shares, and exits 0; parleyd -h lists every
+// command.
+func TestCommandHelp(t *testing.T) {
+	help := func(t *testing.T, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), args, func(string) (string, bool) { return "", false }, &out, &errb); err != nil {
+			t.Fatalf("parleyd %s: %v", strings.Join(args, " "), err)
+		}
+		return out.String() + errb.String()
+	}
+	top := help(t, "-h")
+	for _, c := range commands {
+		if !strings.Contains(top, "  "+c.name) {
+			t.Errorf("parleyd -h does not list %q:\n%s", c.name, top)
+		}
+	}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			out := help(t, append(strings.Fields(c.name), "-h")...)
+			if !strings.HasPrefix(out, "Usage: parleyd "+c.name+" [flags]") {
+				t.Fatalf("usage of %s:\n%s", c.name, out)
+			}
+			if strings.Contains(out, "-rate-messages-per-sec") || strings.Contains(out, "-ping-interval") {
+				t.Errorf("%s -h lists server-only flags:\n%s", c.name, out)
+			}
+			settings := strings.Index(out, "-data-dir")
+			if settings < 0 {
+				t.Errorf("%s -h does not show -data-dir:\n%s", c.name, out)
+			}
+			if c.flags != nil {
+				if own := strings.Index(out, "-prefix"); c.name != "users list" && (own < 0 || own > settings) {
+					t.Errorf("%s -h: its own flags do not come first:\n%s", c.name, out)
+				}
+			}
+		})
+	}
+}

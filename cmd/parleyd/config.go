@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/parley-chat/parley/auth"
@@ -117,14 +118,11 @@ func defaultConfig() Config {
 }
 
 // parseCommandConfig parses a command's flags (the server's settings, and
-// its own) and returns the remaining arguments.
-func parseCommandConfig(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet)) (Config, []string, error) {
+// its own) and returns the remaining arguments. Its -h shows the command's
+// usage and own flags first, then the settings it shares with the server.
+func parseCommandConfig(cmd *command, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, []string, error) {
 	var rest []string
-	cfg, err := parseFlags(name, args, lookup, stderr, func(fs *flag.FlagSet) {
-		if own != nil {
-			own(fs)
-		}
-	}, &rest)
+	cfg, err := parseFlags("parleyd "+cmd.name, args, lookup, stderr, cmd, &rest)
 	return cfg, rest, err
 }
 
@@ -135,13 +133,23 @@ func parseConfig(name string, args []string, lookup func(string) (string, bool),
 	return parseFlags(name, args, lookup, stderr, nil, nil)
 }
 
+// commandSettings are the server settings a command may need (the store,
+// the admin and HTTP listeners, the hash cost of seeded accounts); its -h
+// lists these, though it accepts every setting.
+var commandSettings = map[string]bool{
+	"data-dir": true, "postgres-url": true, "sqlite-sync": true, "admin-addr": true,
+	"http-addr": true, "tls-cert": true, "tls-key": true, "bcrypt-cost": true,
+}
+
 // parseFlags parses the settings plus a command's own flags; with rest
 // non-nil, arguments after the flags are returned there, and may be
 // interleaved with flags.
-func parseFlags(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet), rest *[]string) (Config, error) {
+func parseFlags(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, cmd *command, rest *[]string) (Config, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	settings := flag.NewFlagSet(name, flag.ContinueOnError) // for -h only
+	settings.SetOutput(stderr)
 	opts := cfg.options()
 	for _, o := range opts {
 		if v, ok := lookup(o.env); ok && (v != "" || strings.HasSuffix(o.env, "_ADDR")) {
@@ -150,13 +158,30 @@ func parseFlags(name string, args []string, lookup func(string) (string, bool), 
 			}
 		}
 		fs.Var(o.value, o.flag, o.usage+" ($"+o.env+")")
+		if cmd == nil || commandSettings[o.flag] {
+			settings.Var(o.value, o.flag, o.usage+" ($"+o.env+")")
+		}
+	}
+	own := flag.NewFlagSet(name, flag.ContinueOnError)
+	own.SetOutput(stderr)
+	if cmd != nil && cmd.flags != nil {
+		cmd.flags(own)
+		own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n       %s migrate | seed | users | stats  (see %s COMMAND -h)\n\nFlags (each also read from the environment variable shown; flags win):\n", name, name, name)
-		fs.PrintDefaults()
-	}
-	if own != nil {
-		own(fs)
+		if cmd == nil {
+			serverUsage(stderr, name)
+			fmt.Fprintf(stderr, "\nFlags (each also read from the environment variable shown; flags win):\n")
+			settings.PrintDefaults()
+			return
+		}
+		fmt.Fprintf(stderr, "Usage: %s [flags]%s\n\n%s.\n", name, strings.TrimRight(" "+cmd.args, " "), upperFirst(cmd.help))
+		if cmd.flags != nil {
+			fmt.Fprintf(stderr, "\nFlags:\n")
+			own.PrintDefaults()
+		}
+		fmt.Fprintf(stderr, "\nSettings shared with the server (each also read from the environment variable shown; flags win;\nevery other server setting is accepted too, see %s -h):\n", strings.Fields(name)[0])
+		settings.PrintDefaults()
 	}
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -172,6 +197,23 @@ func parseFlags(name string, args []string, lookup func(string) (string, bool), 
 		args = fs.Args()[1:]
 	}
 	return cfg, cfg.validate()
+}
+
+// serverUsage is the head of parleyd -h: how to serve, and every command.
+func serverUsage(w io.Writer, name string) {
+	fmt.Fprintf(w, "Usage: %s [flags]            serve\n       %s COMMAND [flags]    run a command (%s COMMAND -h: its usage)\n\nCommands:\n", name, name, name)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
+	}
+	tw.Flush()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func (c *Config) validate() error {
