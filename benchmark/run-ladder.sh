@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The original application's incremental load test, with parley-bench:
+# The ladder, phase by phase, with parley-bench:
 # the nine ladder phases one by one, prompting between phases unless
 # --auto, resuming from START_PHASE, all merged into one report in
 # benchmark/results/NAME/ (report.json, report.html).
@@ -11,7 +11,7 @@
 #   --start-server  build and start a fresh parleyd for the run (temporary
 #                 data dir, PARLEY_BCRYPT_COST=4, 2h access tokens, logs in
 #                 the results dir) and stop it at the end
-#   --keep-going  go on after a phase with problems (the original stopped)
+#   --keep-going  go on after a phase with problems (by default the run stops)
 # Environment: SERVER (default http://127.0.0.1:3000; ignored with
 # --start-server), SERVER_PID (read the server's CPU and RSS from /proc),
 # PORT (for --start-server, default 3900), PAUSE (seconds between phases,
