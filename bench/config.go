@@ -15,7 +15,7 @@ type Config struct {
 	ServerURL  string // HTTP listener, e.g. http://127.0.0.1:3000
 	ChatURL    string // chat WebSocket URL (default: ServerURL's /ws/chat)
 	ServerPID  int    // read the server's CPU and RSS from /proc
-	MetricsURL string // otherwise scrape this (default: ServerURL/metrics)
+	MetricsURL string // otherwise scrape this (default: http://SERVER_HOST:9464/metrics, parleyd's operators' listener)
 	// ServerNote describes how the server was started, for the report.
 	ServerNote string
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -91,7 +92,8 @@ func NewRun(cfg *Config) (*Run, error) {
 	default:
 		mu := cfg.MetricsURL
 		if mu == "" {
-			mu = strings.TrimRight(cfg.ServerURL, "/") + "/metrics"
+			// parleyd's operators' listener, at its default port.
+			mu = "http://" + net.JoinHostPort(u.Hostname(), "9464") + "/metrics"
 		}
 		p := MetricsProbe{URL: mu}
 		if _, err := p.Sample(); err == nil {

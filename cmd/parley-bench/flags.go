@@ -32,7 +32,7 @@ func flags(c *bench.Config) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.ServerURL, "server", "http://127.0.0.1:3000", "the server's HTTP listener")
 	fs.StringVar(&c.ChatURL, "chat-url", "", "chat WebSocket URL (default: the HTTP listener's /ws/chat); several, comma-separated, spread the users over several nodes")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server on this machine: read its CPU and RSS from /proc (else /metrics is scraped)")
-	fs.StringVar(&c.MetricsURL, "metrics-url", "", "Prometheus page with the server's process_* metrics (default: SERVER/metrics)")
+	fs.StringVar(&c.MetricsURL, "metrics-url", "", "Prometheus page with the server's process_* metrics (default: port 9464 of the server's host, parleyd's -metrics-addr)")
 	fs.BoolVar(&o.startServer, "start-server", false, "build and start a fresh parleyd (bcrypt cost 4, temporary data dir, 2h tokens) for this run, and stop it after")
 	fs.StringVar(&o.serverBin, "server-bin", "", "with -start-server: the parleyd binary to run (default: go build ./cmd/parleyd)")
 	fs.Var(&o.serverEnv, "server-env", "with -start-server: an extra KEY=VALUE for parleyd (repeatable), e.g. PARLEY_SQLITE_SYNC=NORMAL")

@@ -22,6 +22,7 @@ type Config struct {
 	ChatAddr     string
 	PresenceAddr string
 	AdminAddr    string
+	MetricsAddr  string
 	DataDir      string
 	PingInterval time.Duration
 	JWTSecret    string
@@ -59,6 +60,7 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{"http-addr", "PARLEY_HTTP_ADDR", "HTTP listener: API, web client, /ws/chat and /ws/presence (empty: off)", (*stringValue)(&c.HTTPAddr)},
+		{"metrics-addr", "PARLEY_METRICS_ADDR", "operators' listener, without authentication: /metrics (Prometheus) and the detailed /health and /ready; keep it off the public network (empty: off)", (*stringValue)(&c.MetricsAddr)},
 		{"chat-addr", "PARLEY_CHAT_ADDR", "dedicated chat WebSocket listener (empty: off)", (*stringValue)(&c.ChatAddr)},
 		{"presence-addr", "PARLEY_PRESENCE_ADDR", "dedicated presence WebSocket listener (empty: off)", (*stringValue)(&c.PresenceAddr)},
 		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener with pprof (empty: off)", (*stringValue)(&c.AdminAddr)},
@@ -95,6 +97,7 @@ func defaultConfig() Config {
 		HTTPAddr:     ":3000",
 		ChatAddr:     ":4000",
 		PresenceAddr: ":4001",
+		MetricsAddr:  "127.0.0.1:9464",
 		DataDir:      "./data",
 		PingInterval: 30 * time.Second,
 		BcryptCost:   10,

@@ -153,13 +153,14 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
+		{"metrics", cfg.MetricsAddr, api.OperatorHandler()},
 		{"admin", cfg.AdminAddr, adminHandler(m.hub)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
 			continue
 		}
-		tls := cfg.TLSCert != ""
+		tls := cfg.TLSCert != "" && l.name != "metrics" // scraped in plain HTTP, on a private network
 		if l.name == "admin" {
 			if err := checkLoopback(l.addr); err != nil {
 				return err
@@ -272,8 +273,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// Addr returns the address a listener ("http", "chat", "presence") is
-// bound to, or "" if it is off.
+// Addr returns the address a listener ("http", "chat", "presence",
+// "metrics", "admin") is bound to, or "" if it is off.
 func (m *Main) Addr(name string) string { return m.addrs[name] }
 
 // Close shuts down gracefully: readiness turns off and listeners stop
