@@ -172,9 +172,16 @@ func health(ctx context.Context, env *cmdEnv, _ []string) error {
 }
 
 func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
-	users, err := env.store.Users(ctx, listOpts.after, listOpts.limit)
+	if listOpts.limit < 1 {
+		return errors.New("-limit must be at least 1")
+	}
+	users, err := env.store.Users(ctx, listOpts.after, listOpts.limit+1)
 	if err != nil {
 		return err
+	}
+	more := len(users) > listOpts.limit
+	if more {
+		users = users[:listOpts.limit]
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tCREATED\tLAST SEEN\tSTATUS")
@@ -188,7 +195,13 @@ func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, parley.FormatTime(u.CreatedAt), seen, status)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more {
+		fmt.Fprintf(env.stdout, "more accounts follow: parleyd users list -after %s -limit %d\n", users[len(users)-1].Username, listOpts.limit)
+	}
+	return nil
 }
 
 func oneName(args []string) (string, error) {

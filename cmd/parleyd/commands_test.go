@@ -80,8 +80,12 @@ func testSeedAndAdmin(t *testing.T, postgresURL string) {
 	if st.Store.Users != 30 || st.Store.Chats != 60 || st.Store.Groups != 5 || st.Store.Messages != 60 || st.Live.Users != 1 {
 		t.Fatalf("stats: %+v", st)
 	}
-	if out := runCmd(t, env, "users", "list", "-limit", "2"); !strings.Contains(out, "seed00001") || !strings.Contains(out, "seed00002") || strings.Contains(out, "seed00003") {
+	if out := runCmd(t, env, "users", "list", "-limit", "2"); !strings.Contains(out, "seed00001") || !strings.Contains(out, "seed00002") || strings.Contains(out, "seed00003") ||
+		!strings.Contains(out, "more accounts follow: parleyd users list -after seed00002 -limit 2") {
 		t.Fatalf("users list: %s", out)
+	}
+	if out := runCmd(t, env, "users", "list", "-after", "seed00028", "-limit", "2"); !strings.Contains(out, "seed00030") || strings.Contains(out, "more accounts") {
+		t.Fatalf("users list, last page: %s", out)
 	}
 
 	// Disabling closes the user's sockets at once and refuses logins.
