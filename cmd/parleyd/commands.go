@@ -228,7 +228,7 @@ func usersDisable(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.stdout, "no -admin-addr given: running servers close the user's sockets at their next session check (within 30 s)")
 		return nil
 	}
-	if err := adminPost(ctx, env.cfg.AdminAddr, "/admin/end-sessions", map[string]string{"username": name}); err != nil {
+	if err := adminPost(ctx, env.cfg, "/admin/end-sessions", map[string]string{"username": name}); err != nil {
 		fmt.Fprintf(env.stdout, "could not reach the server's admin listener (%v); its sockets close at the next session check (within 30 s)\n", err)
 		return nil
 	}
@@ -256,7 +256,7 @@ func stats(ctx context.Context, env *cmdEnv, _ []string) error {
 	out := map[string]any{"store": st}
 	if env.cfg.AdminAddr != "" {
 		var live map[string]any
-		if err := adminGet(ctx, env.cfg.AdminAddr, "/admin/stats", &live); err != nil {
+		if err := adminGet(ctx, env.cfg, "/admin/stats", &live); err != nil {
 			out["live"] = "unreachable: " + err.Error()
 		} else {
 			out["live"] = live
@@ -400,26 +400,32 @@ func seedGroups(ctx context.Context, env *cmdEnv, _ []string) error {
 	return nil
 }
 
-// adminPost and adminGet talk to a running server's admin listener.
-func adminPost(ctx context.Context, addr, path string, body any) error {
+// adminPost and adminGet talk to a running server's admin listener, with
+// the admin token of the data directory.
+func adminPost(ctx context.Context, cfg Config, path string, body any) error {
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.AdminAddr+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return adminDo(req, nil)
+	return adminDo(cfg, req, nil)
 }
 
-func adminGet(ctx context.Context, addr, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+func adminGet(ctx context.Context, cfg Config, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.AdminAddr+path, nil)
 	if err != nil {
 		return err
 	}
-	return adminDo(req, out)
+	return adminDo(cfg, req, out)
 }
 
-func adminDo(req *http.Request, out any) error {
+func adminDo(cfg Config, req *http.Request, out any) error {
+	token, err := cfg.adminToken(false)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -63,7 +63,7 @@ func (c *Config) options() []option {
 		{"metrics-addr", "PARLEY_METRICS_ADDR", "operators' listener, without authentication: /metrics (Prometheus) and the detailed /health and /ready; keep it off the public network (empty: off)", (*stringValue)(&c.MetricsAddr)},
 		{"chat-addr", "PARLEY_CHAT_ADDR", "dedicated chat WebSocket listener (empty: off)", (*stringValue)(&c.ChatAddr)},
 		{"presence-addr", "PARLEY_PRESENCE_ADDR", "dedicated presence WebSocket listener (empty: off)", (*stringValue)(&c.PresenceAddr)},
-		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener with pprof (empty: off)", (*stringValue)(&c.AdminAddr)},
+		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener: pprof and the admin API, behind the token in the data directory's admin-token (empty: off)", (*stringValue)(&c.AdminAddr)},
 		{"data-dir", "PARLEY_DATA_DIR", "directory of the embedded database and the generated JWT secret", (*stringValue)(&c.DataDir)},
 		{"ping-interval", "PARLEY_PING_INTERVAL", "how often every connection is pinged (Go duration)", (*durationValue)(&c.PingInterval)},
 		{"jwt-secret", "PARLEY_JWT_SECRET", "secret that signs access tokens, at least 32 bytes (default: generated once and kept in the data directory)", (*stringValue)(&c.JWTSecret)},

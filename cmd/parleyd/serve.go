@@ -146,6 +146,12 @@ func (m *Main) Open(ctx context.Context) error {
 			TrustProxy: cfg.TrustProxy,
 		},
 	}
+	var adminToken string
+	if cfg.AdminAddr != "" {
+		if adminToken, err = cfg.adminToken(true); err != nil {
+			return err
+		}
+	}
 	listeners := []struct {
 		name, addr string
 		handler    http.Handler
@@ -154,7 +160,7 @@ func (m *Main) Open(ctx context.Context) error {
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
 		{"metrics", cfg.MetricsAddr, api.OperatorHandler()},
-		{"admin", cfg.AdminAddr, adminHandler(m.hub)},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub, adminToken)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
