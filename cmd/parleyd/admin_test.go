@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -91,4 +93,36 @@ func TestAdminListener(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAddressInUse: a listener whose port is taken names the flag and the
+// variable that move it.
+func TestAddressInUse(t *testing.T) {
+	for _, name := range []string{"http", "chat", "metrics"} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			cfg := defaultConfig()
+			cfg.HTTPAddr, cfg.ChatAddr, cfg.PresenceAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "", ""
+			cfg.DataDir = t.TempDir()
+			switch name {
+			case "http":
+				cfg.HTTPAddr = ln.Addr().String()
+			case "chat":
+				cfg.ChatAddr = ln.Addr().String()
+			case "metrics":
+				cfg.MetricsAddr = ln.Addr().String()
+			}
+			m := NewMain(cfg, io.Discard)
+			err = m.Open(context.Background())
+			m.Close(context.Background())
+			flag, env := "-"+name+"-addr", "PARLEY_"+strings.ToUpper(name)+"_ADDR"
+			if err == nil || !strings.Contains(err.Error(), flag) || !strings.Contains(err.Error(), env) || !strings.Contains(err.Error(), "in use") {
+				t.Fatalf("got %v, want an error naming %s and %s", err, flag, env)
+			}
+		})
+	}
 }

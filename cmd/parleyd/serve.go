@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -174,8 +175,12 @@ func (m *Main) Open(ctx context.Context) error {
 			tls = false
 		}
 		ln, err := net.Listen("tcp", l.addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s listener: %s is already in use (another parleyd?): move it with -%s-addr or PARLEY_%s_ADDR, or turn it off with an empty value",
+				l.name, l.addr, l.name, strings.ToUpper(l.name))
+		}
 		if err != nil {
-			return fmt.Errorf("%s listener: %w", l.name, err)
+			return fmt.Errorf("%s listener (-%s-addr): %w", l.name, l.name, err)
 		}
 		srv := &http.Server{
 			Handler:           l.handler,
