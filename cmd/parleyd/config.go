@@ -71,7 +71,7 @@ func (c *Config) options() []option {
 		{"access-ttl", "PARLEY_ACCESS_TTL", "life of an access token", (*durationValue)(&c.AccessTTL)},
 		{"refresh-ttl", "PARLEY_REFRESH_TTL", "life of a session without a refresh", (*durationValue)(&c.RefreshTTL)},
 		{"log-level", "PARLEY_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
-		{"log-format", "PARLEY_LOG_FORMAT", "json or text", (*stringValue)(&c.LogFormat)},
+		{"log-format", "PARLEY_LOG_FORMAT", "json, text, or auto: text when stderr is a terminal, else json", (*stringValue)(&c.LogFormat)},
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
 		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
@@ -104,7 +104,7 @@ func defaultConfig() Config {
 		AccessTTL:    15 * time.Minute,
 		RefreshTTL:   30 * 24 * time.Hour,
 		LogLevel:     "info",
-		LogFormat:    "json",
+		LogFormat:    "auto",
 		SQLiteSync:   "FULL",
 		MaxQueue:     1 << 20,
 		NodeID:       -1,
@@ -238,8 +238,8 @@ func (c *Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return fmt.Errorf("log format must be json or text")
+	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
+		return fmt.Errorf("log format must be json, text or auto")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("TLS needs both a certificate and a key")

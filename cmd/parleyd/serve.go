@@ -26,6 +26,7 @@ import (
 	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
+	"golang.org/x/term"
 )
 
 // Main is a running parleyd: its store, hub and listeners.
@@ -43,15 +44,52 @@ type Main struct {
 	closed  sync.Once
 }
 
-// NewMain returns a Main that logs to w.
+// NewMain returns a Main that logs to w: in text when cfg.LogFormat is
+// "text", or "auto" and w is a terminal; else one JSON object a line.
 func NewMain(cfg Config, w io.Writer) *Main {
 	level, _ := parseLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
-	if cfg.LogFormat == "text" {
+	if cfg.LogFormat == "text" || cfg.LogFormat == "auto" && isTerminal(w) {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
+}
+
+// isTerminal says whether w is a terminal (a person reads the log).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readableDurations logs durations as Go writes them ("1.25ms", "30s"),
+// in JSON too, where slog would write a count of nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		d := a.Value.Duration()
+		if d > time.Millisecond {
+			d = d.Round(time.Microsecond)
+		}
+		a.Value = slog.StringValue(d.String())
+	}
+	return a
+}
+
+// openURL is the address a person opens in a browser for the HTTP
+// listener bound to addr.
+func openURL(addr string, tls bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() || ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // openStore opens the configured store, applying its migrations:
@@ -201,9 +239,21 @@ func (m *Main) Open(ctx context.Context) error {
 				m.Logger.Error("listener failed", "listener", l.name, "err", err)
 			}
 		}()
-		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
+		m.Logger.Debug("listening", "listener", l.name, "addr", ln.Addr().String())
 	}
-	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	// One line says it all: where to point a browser, and every listener.
+	started := []any{}
+	if a := m.addrs["http"]; a != "" {
+		started = append(started, "url", openURL(a, cfg.TLSCert != ""))
+	}
+	var bound []any
+	for _, l := range listeners {
+		if a := m.addrs[l.name]; a != "" {
+			bound = append(bound, l.name, a)
+		}
+	}
+	started = append(started, slog.Group("listeners", bound...), "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	m.Logger.Info("parleyd started", started...)
 	return nil
 }
 

@@ -1,7 +1,7 @@
 // Package testserver runs the real parleyd binary for tests in other
 // packages: it builds cmd/parleyd once per test binary, starts it on port 0
-// in a temporary data directory, and reads the bound addresses from its
-// log.
+// in a temporary data directory, and reads the bound addresses from the
+// "parleyd started" line of its log.
 package testserver
 
 import (
@@ -173,23 +173,14 @@ func (s *Server) readLog(r io.Reader, ready chan struct{}) {
 		s.logs.WriteString(line + "\n")
 		s.logMu.Unlock()
 		var rec struct {
-			Msg      string `json:"msg"`
-			Listener string `json:"listener"`
-			Addr     string `json:"addr"`
+			Msg       string            `json:"msg"`
+			Listeners map[string]string `json:"listeners"`
 		}
 		if json.Unmarshal([]byte(line), &rec) != nil {
 			continue
 		}
-		switch {
-		case rec.Msg == "listening" && rec.Listener == "http":
-			s.HTTP = rec.Addr
-		case rec.Msg == "listening" && rec.Listener == "chat":
-			s.Chat = rec.Addr
-		case rec.Msg == "listening" && rec.Listener == "presence":
-			s.Presence = rec.Addr
-		case rec.Msg == "listening" && rec.Listener == "metrics":
-			s.Metrics = rec.Addr
-		case rec.Msg == "parleyd started" && !signaled:
+		if rec.Msg == "parleyd started" && !signaled {
+			s.HTTP, s.Chat, s.Presence, s.Metrics = rec.Listeners["http"], rec.Listeners["chat"], rec.Listeners["presence"], rec.Listeners["metrics"]
 			signaled = true
 			close(ready)
 		}
