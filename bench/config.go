@@ -20,7 +20,7 @@ type Config struct {
 	ServerNote string
 
 	ResultsDir   string
-	AccountsFile string // token cache (default ResultsDir/accounts-<host>.json)
+	AccountsFile string // token cache (default: DefaultAccountsFile)
 	Prefix       string // usernames are <Prefix>_<role><i>
 	SetupWorkers int    // concurrent register/login requests while setting up
 	Append       bool   // merge the phases into an existing report.json

@@ -29,7 +29,7 @@ func flags(c *bench.Config) (*flag.FlagSet, *options) {
 	o := &options{}
 	fs := flag.NewFlagSet("parley-bench", flag.ContinueOnError)
 	// Where and what.
-	fs.StringVar(&c.ServerURL, "server", "http://127.0.0.1:3000", "the server's HTTP listener")
+	fs.StringVar(&c.ServerURL, "server", "", "the server's HTTP listener, e.g. http://127.0.0.1:3000 (required unless -start-server)")
 	fs.StringVar(&c.ChatURL, "chat-url", "", "chat WebSocket URL (default: the HTTP listener's /ws/chat); several, comma-separated, spread the users over several nodes")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server on this machine: read its CPU and RSS from /proc (else /metrics is scraped)")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "Prometheus page with the server's process_* metrics (default: port 9464 of the server's host, parleyd's -metrics-addr)")
@@ -39,7 +39,7 @@ func flags(c *bench.Config) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.Name, "name", "", "run name: results go to RESULTS/NAME (default SCENARIO-TIMESTAMP)")
 	fs.StringVar(&c.ResultsDir, "results", "benchmark/results", "results directory")
 	fs.BoolVar(&c.Append, "append", false, "merge the phases into RESULTS/NAME/report.json (a phase run again replaces the old one)")
-	fs.StringVar(&c.AccountsFile, "accounts-file", "", "token cache (default RESULTS/accounts-HOST_PORT.json)")
+	fs.StringVar(&c.AccountsFile, "accounts-file", "", "token cache (default: parley-bench/accounts-HOST_PORT.json in the user's cache directory; with -start-server, the fresh server's data directory, removed with it)")
 	fs.StringVar(&c.Prefix, "prefix", "bench", "username prefix of the bench accounts")
 	fs.IntVar(&c.SetupWorkers, "setup-workers", 8, "concurrent register/login requests while preparing accounts")
 	fs.DurationVar(&o.maxTime, "max-time", 0, "stop after this long whatever happens (default: twice the planned time + 15m)")

@@ -170,6 +170,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	if err := opts.apply(cfg, fs); err != nil {
 		return exitUsage, err
 	}
+	if cfg.ServerURL == "" && !opts.startServer {
+		return exitUsage, errors.New("say which server to load: --server URL (e.g. http://127.0.0.1:3000), or --start-server for a fresh one")
+	}
+	if cfg.ServerURL != "" && opts.startServer {
+		return exitUsage, errors.New("--server and --start-server exclude each other")
+	}
 	cfg.Args = append([]string{"parley-bench"}, args...)
 	cfg.Defaults()
 	dir := filepath.Join(cfg.ResultsDir, cfg.Name)
@@ -192,6 +198,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		}
 		defer srv.Stop()
 		cfg.ServerURL, cfg.ServerPID, cfg.ServerNote = srv.URL, srv.Pid, srv.Note
+		if cfg.AccountsFile == "" {
+			// A fresh server: its accounts are of no use after it stops.
+			cfg.AccountsFile = filepath.Join(srv.DataDir, "bench-accounts.json")
+		}
 		fmt.Fprintf(stderr, "parleyd started at %s (pid %d)\n", srv.URL, srv.Pid)
 	}
 

@@ -21,7 +21,8 @@ func benchRun(t *testing.T, args ...string) map[string]any {
 		t.Skip("load runs are skipped with -short")
 	}
 	srv := testserver.Start(t, testserver.Options{})
-	results := t.TempDir()
+	results, cache := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache) // os.UserCacheDir
 	args = append(args, "-server", srv.URL(), "-server-pid", strconv.Itoa(srv.Pid()),
 		"-results", results, "-name", "test", "-quiet", "-prefix", "t")
 	var stdout, stderr bytes.Buffer
@@ -47,8 +48,11 @@ func benchRun(t *testing.T, args ...string) map[string]any {
 	if !bytes.Contains(html, []byte("<svg")) {
 		t.Error("report.html has no chart")
 	}
-	if _, err := os.Stat(filepath.Join(results, "accounts-"+strings.ReplaceAll(srv.HTTP, ":", "_")+".json")); err != nil {
-		t.Errorf("no token cache: %v", err)
+	if _, err := os.Stat(filepath.Join(cache, "parley-bench", "accounts-"+strings.ReplaceAll(srv.HTTP, ":", "_")+".json")); err != nil {
+		t.Errorf("no token cache in the cache directory: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(results, "accounts-*")); len(left) > 0 {
+		t.Errorf("a token cache in the results directory: %v", left)
 	}
 	return rep
 }
@@ -158,4 +162,14 @@ func TestHelp(t *testing.T) {
 			t.Errorf("parley-bench without arguments: exit %d, want %d", code, exitUsage)
 		}
 	})
+}
+
+// TestServerRequired: with neither --server nor --start-server, nothing
+// runs against whatever listens on a default port.
+func TestServerRequired(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code, err := run(context.Background(), []string{"one-to-one", "-duration", "1s"}, &stdout, &stderr)
+	if code != exitUsage || err == nil || !strings.Contains(err.Error(), "--server") || !strings.Contains(err.Error(), "--start-server") {
+		t.Fatalf("exit %d, %v; want a usage error naming --server and --start-server", code, err)
+	}
 }
