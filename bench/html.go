@@ -14,11 +14,11 @@ func WriteHTML(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	e := html.EscapeString
 	fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><title>parley-bench %s</title><style>
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 .wide{overflow-x:auto;max-width:100%%;margin:8px 0 20px}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
 td.params{white-space:normal;min-width:8em;max-width:16em;text-align:left}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.bad{color:#b00;font-weight:600}.ok{color:#070}
+th{background:#f3f3f3;white-space:normal}td:first-child,th:first-child{text-align:left}.bad{color:#b00;font-weight:600}.ok{color:#070}
 svg{background:#fff;border:1px solid #ddd;margin:6px 0 18px;max-width:100%%;height:auto}code{background:#f3f3f3;padding:1px 4px}
 </style></head><body>`, e(rep.Name))
 	fmt.Fprintf(&b, "<h1>parley-bench: %s <small>(%s)</small></h1>\n", e(rep.Name), e(rep.Scenario))
@@ -418,7 +418,7 @@ func phaseBars(rep *Report, metric, title string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg" font-size="11">`, chartW, chartH, chartW, chartH)
 	fmt.Fprintf(&b, `<text x="%d" y="16" font-size="13" font-weight="600">%s</text>`, padL, html.EscapeString(title))
-	ys, ticks := yScale(lo, hi, true)
+	ys, ticks := yScale(lo*0.99, hi, true) // the axis starts below the smallest bar, which keeps a height
 	for _, t := range ticks {
 		y := ys.px(t)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`,
