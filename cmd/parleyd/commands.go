@@ -318,8 +318,8 @@ func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
 		return fmt.Errorf("seed chats needs at least 2 seeded users %s00001.., and %d exist: run parleyd seed users first", seedOpts.prefix, have)
 	}
 	if n > have {
-		return fmt.Errorf("seed chats -count %d needs the users %s..%s, and only %d exist (%s..): run parleyd seed users -count %d -prefix %s first, or give -count %d or less",
-			n, seedName(1), seedName(n), have, seedName(1), n, seedOpts.prefix, have)
+		return fmt.Errorf("seed chats -count %d needs the users %s..%s, and only %d exist: run parleyd seed users -count %d -prefix %s first, or give -count %d or less (or no -count)",
+			n, seedName(1), seedName(n), have, n, seedOpts.prefix, have)
 	}
 	if seedOpts.perUser < 1 {
 		return errors.New("-per-user must be at least 1")
