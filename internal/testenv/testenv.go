@@ -30,8 +30,9 @@ import (
 // Example values of the variables, as Main suggests them: the servers
 // .ci/services starts.
 var examples = map[string]string{
-	"PARLEY_TEST_POSTGRES_URL": "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-	"PARLEY_TEST_REDIS_URL":    "redis://127.0.0.1:6379/0",
+	"PARLEY_TEST_POSTGRES_URL":    "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+	"PARLEY_TEST_REDIS_URL":       "redis://127.0.0.1:6379/0",
+	"PARLEY_TEST_CASSANDRA_HOSTS": "127.0.0.1:9042",
 }
 
 var (
@@ -119,9 +120,11 @@ func Main(m *testing.M, pkg string) {
 	os.Exit(code)
 }
 
-// serviceURL returns the URL in the environment variable env, or skips
-// (fails in CI) without one.
-func serviceURL(t testing.TB, env string) string {
+// ServiceURL returns the address of a test service in the environment
+// variable env, or skips the test (fails it in CI) without one; Main then
+// names the variable. PostgresURL and RedisURL use it; a test of another
+// service should too.
+func ServiceURL(t testing.TB, env string) string {
 	t.Helper()
 	u := os.Getenv(env)
 	if u == "" {
@@ -134,13 +137,13 @@ func serviceURL(t testing.TB, env string) string {
 }
 
 // PostgresURL is the PostgreSQL server's URL (or keyword/value string).
-func PostgresURL(t testing.TB) string { return serviceURL(t, "PARLEY_TEST_POSTGRES_URL") }
+func PostgresURL(t testing.TB) string { return ServiceURL(t, "PARLEY_TEST_POSTGRES_URL") }
 
 // RedisURL is the Redis server's URL. A server that does not answer skips
 // the test, or fails it in CI.
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	u := serviceURL(t, "PARLEY_TEST_REDIS_URL")
+	u := ServiceURL(t, "PARLEY_TEST_REDIS_URL")
 	if err := PingRedis(u); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PARLEY_TEST_REDIS_URL=%s is unreachable: %v", u, err)
