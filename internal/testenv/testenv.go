@@ -101,7 +101,11 @@ func Main(m *testing.M, pkg string) {
 			lines = append(lines, fmt.Sprintf("%s: integration tests skipped (%s); set %s to a reachable server to run them", pkg, why, env))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s: integration tests skipped; set %s=%s to run them", pkg, env, examples[env]))
+		set := env
+		if ex := examples[env]; ex != "" {
+			set += "=" + ex
+		}
+		lines = append(lines, fmt.Sprintf("%s: integration tests skipped; set %s to run them", pkg, set))
 	}
 	mu.Unlock()
 	sort.Strings(lines)
