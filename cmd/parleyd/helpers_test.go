@@ -44,7 +44,7 @@ func (s *syncBuffer) String() string {
 func startServer(t testing.TB, change func(*Config)) *testServer {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.HTTPAddr, cfg.ChatAddr, cfg.PresenceAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.ChatAddr, cfg.PresenceAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.BcryptCost = 4
 	cfg.SQLiteSync = "NORMAL"

@@ -13,7 +13,7 @@ import (
 // sample count as name_count.
 func (s *testServer) scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(s.api.BaseURL + "/metrics")
+	resp, err := http.Get("http://" + s.Addr("metrics") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -21,6 +23,7 @@ import (
 	"github.com/parley-chat/parley/redis"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
+	"golang.org/x/term"
 )
 
 // Main is a running parleyd: its store, hub and listeners.
@@ -39,15 +42,52 @@ type Main struct {
 	closed  sync.Once
 }
 
-// NewMain returns a Main that logs to w.
+// NewMain returns a Main that logs to w: in text when cfg.LogFormat is
+// "text", or "auto" and w is a terminal; else one JSON object a line.
 func NewMain(cfg Config, w io.Writer) *Main {
 	level, _ := parseLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
-	if cfg.LogFormat == "text" {
+	if cfg.LogFormat == "text" || cfg.LogFormat == "auto" && isTerminal(w) {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
+}
+
+// isTerminal says whether w is a terminal (a person reads the log).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readableDurations logs durations as Go writes them ("1.25ms", "30s"),
+// in JSON too, where slog would write a count of nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		d := a.Value.Duration()
+		if d > time.Millisecond {
+			d = d.Round(time.Microsecond)
+		}
+		a.Value = slog.StringValue(d.String())
+	}
+	return a
+}
+
+// openURL is the address a person opens in a browser for the HTTP
+// listener bound to addr.
+func openURL(addr string, tls bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() || ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // storeName names the configured store in logs.
@@ -147,6 +187,12 @@ func (m *Main) Open(ctx context.Context) error {
 			TrustProxy: cfg.TrustProxy,
 		},
 	}
+	var adminToken string
+	if cfg.AdminAddr != "" {
+		if adminToken, err = cfg.adminToken(true); err != nil {
+			return err
+		}
+	}
 	listeners := []struct {
 		name, addr string
 		handler    http.Handler
@@ -154,13 +200,14 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
-		{"admin", cfg.AdminAddr, adminHandler(m.hub, store, m.backup)},
+		{"metrics", cfg.MetricsAddr, api.OperatorHandler()},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub, store, m.backup, adminToken)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
 			continue
 		}
-		tls := cfg.TLSCert != ""
+		tls := cfg.TLSCert != "" && l.name != "metrics" // scraped in plain HTTP, on a private network
 		if l.name == "admin" {
 			if err := checkLoopback(l.addr); err != nil {
 				return err
@@ -168,8 +215,12 @@ func (m *Main) Open(ctx context.Context) error {
 			tls = false
 		}
 		ln, err := net.Listen("tcp", l.addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s listener: %s is already in use (another parleyd?): move it with -%s-addr or PARLEY_%s_ADDR, or turn it off with an empty value",
+				l.name, l.addr, l.name, strings.ToUpper(l.name))
+		}
 		if err != nil {
-			return fmt.Errorf("%s listener: %w", l.name, err)
+			return fmt.Errorf("%s listener (-%s-addr): %w", l.name, l.name, err)
 		}
 		srv := &http.Server{
 			Handler:           l.handler,
@@ -190,9 +241,21 @@ func (m *Main) Open(ctx context.Context) error {
 				m.Logger.Error("listener failed", "listener", l.name, "err", err)
 			}
 		}()
-		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
+		m.Logger.Debug("listening", "listener", l.name, "addr", ln.Addr().String())
 	}
-	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	// One line says it all: where to point a browser, and every listener.
+	started := []any{}
+	if a := m.addrs["http"]; a != "" {
+		started = append(started, "url", openURL(a, cfg.TLSCert != ""))
+	}
+	var bound []any
+	for _, l := range listeners {
+		if a := m.addrs[l.name]; a != "" {
+			bound = append(bound, l.name, a)
+		}
+	}
+	started = append(started, slog.Group("listeners", bound...), "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	m.Logger.Info("parleyd started", started...)
 	return nil
 }
 
@@ -273,8 +336,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// Addr returns the address a listener ("http", "chat", "presence") is
-// bound to, or "" if it is off.
+// Addr returns the address a listener ("http", "chat", "presence",
+// "metrics", "admin") is bound to, or "" if it is off.
 func (m *Main) Addr(name string) string { return m.addrs[name] }
 
 // Close shuts down gracefully: readiness turns off and listeners stop
