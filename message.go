@@ -43,6 +43,15 @@ func ChatPeers(id string) (a, b string, ok bool) {
 	return a, b, true
 }
 
+// ChatPeer returns the participant of a chat who is not me.
+func ChatPeer(chatID, me string) string {
+	a, b, _ := ChatPeers(chatID)
+	if a == me {
+		return b
+	}
+	return a
+}
+
 // IsGroupID reports whether a conversation ID names a group. Group IDs never
 // contain "-", and chat IDs always do.
 func IsGroupID(conv string) bool { return conv != "" && !strings.Contains(conv, "-") }
@@ -158,6 +167,9 @@ type MessageStore interface {
 	Inbox(ctx context.Context, username string) (*Inbox, error)
 	// Contacts lists the users who share a one-to-one chat with username.
 	Contacts(ctx context.Context, username string) ([]string, error)
+	// LastSeq returns the seq of a conversation's newest message; 0 if it
+	// has none (or does not exist).
+	LastSeq(ctx context.Context, conv string) (int64, error)
 }
 
 // PageResult finishes a page of history read by a store: rows holds, for a
@@ -177,4 +189,11 @@ func PageResult(rows []Message, p Page) ([]Message, bool, error) {
 		rows[i], rows[j] = rows[j], rows[i]
 	}
 	return rows, len(rows) > 0 && rows[0].Seq > 1, nil
+}
+
+// StoredMessage is a message with the idempotency key it was sent with:
+// what an import from one store into another carries.
+type StoredMessage struct {
+	Message
+	ClientID string
 }

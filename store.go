@@ -98,8 +98,6 @@ type MessageLog interface {
 	Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]Message, error)
 	Ack(ctx context.Context, cursors []Cursor) error
 	Contacts(ctx context.Context, username string) ([]string, error)
-	// LastSeq returns the seq of a conversation's newest message; 0 if it
-	// has none.
 	LastSeq(ctx context.Context, conv string) (int64, error)
 	// Inbox lists username's one-to-one chats (WithLastSeen left zero) and
 	// fills in LastSeq, Cursor and Unread of the given groups, which the
@@ -197,6 +195,10 @@ func (s *split) Ack(ctx context.Context, cursors []Cursor) error { return s.log.
 
 func (s *split) Contacts(ctx context.Context, username string) ([]string, error) {
 	return s.log.Contacts(ctx, username)
+}
+
+func (s *split) LastSeq(ctx context.Context, conv string) (int64, error) {
+	return s.log.LastSeq(ctx, conv)
 }
 
 // Inbox reads the user's groups from the directory, their state and the

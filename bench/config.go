@@ -15,12 +15,12 @@ type Config struct {
 	ServerURL  string // HTTP listener, e.g. http://127.0.0.1:3000
 	ChatURL    string // chat WebSocket URL (default: ServerURL's /ws/chat)
 	ServerPID  int    // read the server's CPU and RSS from /proc
-	MetricsURL string // otherwise scrape this (default: ServerURL/metrics)
+	MetricsURL string // otherwise scrape this (default: http://SERVER_HOST:9464/metrics, parleyd's operators' listener)
 	// ServerNote describes how the server was started, for the report.
 	ServerNote string
 
 	ResultsDir   string
-	AccountsFile string // token cache (default ResultsDir/accounts-<host>.json)
+	AccountsFile string // token cache (default: DefaultAccountsFile)
 	Prefix       string // usernames are <Prefix>_<role><i>
 	SetupWorkers int    // concurrent register/login requests while setting up
 	Append       bool   // merge the phases into an existing report.json

@@ -14,10 +14,12 @@ func WriteHTML(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	e := html.EscapeString
 	fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><title>parley-bench %s</title><style>
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
-table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.bad{color:#b00;font-weight:600}.ok{color:#070}
-svg{background:#fff;border:1px solid #ddd;margin:6px 0 18px}code{background:#f3f3f3;padding:1px 4px}
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+.wide{overflow-x:auto;max-width:100%%;margin:8px 0 20px}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
+td.params{white-space:normal;min-width:8em;max-width:16em;text-align:left}
+th{background:#f3f3f3;white-space:normal}td:first-child,th:first-child{text-align:left}.bad{color:#b00;font-weight:600}.ok{color:#070}
+svg{background:#fff;border:1px solid #ddd;margin:6px 0 18px;max-width:100%%;height:auto}code{background:#f3f3f3;padding:1px 4px}
 </style></head><body>`, e(rep.Name))
 	fmt.Fprintf(&b, "<h1>parley-bench: %s <small>(%s)</small></h1>\n", e(rep.Name), e(rep.Scenario))
 	env := rep.Environment
@@ -97,7 +99,7 @@ svg{background:#fff;border:1px solid #ddd;margin:6px 0 18px}code{background:#f3f
 }
 
 func phaseTable(b *strings.Builder, rep *Report) {
-	b.WriteString("<table><tr><th>phase</th><th>params</th><th>secs</th><th>users ok/started</th><th>sent</th><th>acked</th><th>delivered</th><th>lost</th><th>dup</th><th>unanswered</th><th>conn fail</th><th>sent/s</th><th>delivered/s</th><th>server CPU</th><th>server RSS max</th><th>gen CPU</th><th>errors</th></tr>\n")
+	b.WriteString(`<div class="wide"><table><tr><th>phase</th><th>params</th><th>secs</th><th>users ok/started</th><th>sent</th><th>acked</th><th>delivered</th><th>lost</th><th>dup</th><th>unanswered</th><th>conn fail</th><th>sent/s</th><th>delivered/s</th><th>server CPU</th><th>server RSS max</th><th>gen CPU</th><th>errors</th></tr>` + "\n")
 	rows := append(append([]PhaseReport(nil), rep.Phases...), rep.Total)
 	for _, p := range rows {
 		c := p.Counts
@@ -119,13 +121,13 @@ func phaseTable(b *strings.Builder, rep *Report) {
 			}
 			return fmt.Sprintf("<td>%d</td>", n)
 		}
-		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%d</td><td>%d</td><td>%d</td>%s%s%s%s<td>%.0f</td><td>%.0f</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+		fmt.Fprintf(b, "<tr><td>%s</td><td class=\"params\">%s</td><td>%.1f</td><td>%d/%d</td><td>%d</td><td>%d</td><td>%d</td>%s%s%s%s<td>%.0f</td><td>%.0f</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			html.EscapeString(p.Name), html.EscapeString(strings.Join(sorted(params), " ")), p.DurationSec, c.UsersOK, c.UsersStarted, c.Sent, c.Acked, c.Delivered,
 			cls(c.Lost), cls(c.Duplicated), cls(c.Unanswered), cls(c.ConnFailed),
 			p.Throughput.SentPerSec, p.Throughput.DeliveredPerSec, cores(p.Server), srvRSS, cores(p.Generator),
 			html.EscapeString(strings.Join(errs, " ")))
 	}
-	b.WriteString("</table>\n")
+	b.WriteString("</table></div>\n")
 	for _, p := range rep.Phases {
 		for k, v := range p.Result {
 			fmt.Fprintf(b, "<p>%s — %s: <code>%s</code></p>\n", html.EscapeString(p.Name), html.EscapeString(k), html.EscapeString(fmt.Sprint(v)))
@@ -134,7 +136,7 @@ func phaseTable(b *strings.Builder, rep *Report) {
 }
 
 func latencyTable(b *strings.Builder, rep *Report) {
-	b.WriteString("<table><tr><th>phase</th><th>metric</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>\n")
+	b.WriteString(`<div class="wide"><table><tr><th>phase</th><th>metric</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>` + "\n")
 	rows := append(append([]PhaseReport(nil), rep.Phases...), rep.Total)
 	for _, p := range rows {
 		for _, m := range metricNames {
@@ -142,11 +144,13 @@ func latencyTable(b *strings.Builder, rep *Report) {
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n",
-				html.EscapeString(p.Name), m, s.Count, s.P50Ms, s.P95Ms, s.P99Ms, s.P999Ms, s.MaxMs, s.MeanMs)
+			// A phase that measured nothing has no percentiles, not zeros.
+			fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+				html.EscapeString(p.Name), m, s.Count, ms(s.P50Ms, s.Count), ms(s.P95Ms, s.Count), ms(s.P99Ms, s.Count),
+				ms(s.P999Ms, s.Count), ms(s.MaxMs, s.Count), ms(s.MeanMs, s.Count))
 		}
 	}
-	b.WriteString("</table>\n")
+	b.WriteString("</table></div>\n")
 }
 
 func sorted(s []string) []string {
@@ -211,13 +215,30 @@ func (s scale) px(v float64) float64 {
 
 func yScale(lo, hi float64, logY bool) (scale, []float64) {
 	if logY {
-		lo = math.Pow(10, math.Floor(math.Log10(math.Max(lo, 0.01))))
-		hi = math.Pow(10, math.Ceil(math.Log10(math.Max(hi, lo*10))))
-		var ticks []float64
-		for t := lo; t <= hi*1.001; t *= 10 {
-			ticks = append(ticks, t)
+		if math.IsInf(lo, 0) || math.IsNaN(lo) || math.IsInf(hi, 0) || math.IsNaN(hi) {
+			lo, hi = 1, 10 // nothing to draw above zero
 		}
-		return scale{lo: lo, hi: hi, p0: chartH - padB, p1: padT, log: true}, ticks
+		lo, hi = math.Max(lo, 0.01), math.Max(hi, math.Max(lo, 0.01))
+		// Bounds and ticks on the 1-2-5 sequence: a range within a decade
+		// or two still gets several labelled ticks; a wide one, decades.
+		steps := []float64{1, 2, 5}
+		if math.Log10(hi/lo) > 3 {
+			steps = []float64{1}
+		}
+		var ticks []float64
+		for e := math.Floor(math.Log10(lo)); ; e++ {
+			for _, m := range steps {
+				t := m * math.Pow(10, e)
+				if t > hi*1.001 && len(ticks) > 1 && ticks[len(ticks)-1] >= hi*0.999 {
+					return scale{lo: ticks[0], hi: ticks[len(ticks)-1], p0: chartH - padB, p1: padT, log: true}, ticks
+				}
+				if t <= lo*1.001 {
+					ticks = []float64{t} // the largest step at or below lo
+					continue
+				}
+				ticks = append(ticks, t)
+			}
+		}
 	}
 	if hi <= 0 {
 		hi = 1
@@ -232,6 +253,34 @@ func yScale(lo, hi float64, logY bool) (scale, []float64) {
 		ticks = append(ticks, t)
 	}
 	return scale{lo: 0, hi: hi, p0: chartH - padB, p1: padT}, ticks
+}
+
+// labelRows places labels of about charW pixels per character left to
+// right on the fewest rows (at most rows) without overlaps; it returns
+// each label's row, and whether it must end at its x (it would overflow
+// the right edge otherwise).
+func labelRows(xs []float64, names []string, rows int, right float64) (row []int, anchorEnd []bool) {
+	const charW = 5.6
+	ends := make([]float64, rows)
+	for i := range ends {
+		ends[i] = math.Inf(-1)
+	}
+	for i, x := range xs {
+		w := float64(len(names[i]))*charW + 4
+		end := x + w
+		left := x
+		atEnd := end > right
+		if atEnd {
+			left, end = x-w, x
+		}
+		r := 0
+		for r < rows-1 && ends[r] > left {
+			r++
+		}
+		ends[r] = end
+		row, anchorEnd = append(row, r), append(anchorEnd, atEnd)
+	}
+	return row, anchorEnd
 }
 
 func num(v float64) string {
@@ -282,11 +331,22 @@ func lineChart(title string, logY bool, marks []mark, ss ...series) string {
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">%s s</text><text x="%d" y="%d" text-anchor="end" fill="#555">%s s</text>`,
 		padL, chartH-8, num(xmin), chartW-padR, chartH-8, num(xmax))
+	var mx []float64
+	var mnames []string
 	for _, m := range marks {
-		x := xs.px(m.x)
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#aaa" stroke-dasharray="3,3"/><text x="%.1f" y="%d" fill="#777" font-size="10">%s</text>`,
-			x, x, padT, chartH-padB, x+2, padT+9, html.EscapeString(m.name))
+		mx, mnames = append(mx, xs.px(m.x)), append(mnames, m.name)
 	}
+	rows, atEnd := labelRows(mx, mnames, 3, chartW-padR)
+	for i, x := range mx {
+		tx, anchor := x+2, "start"
+		if atEnd[i] {
+			tx, anchor = x-2, "end"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#aaa" stroke-dasharray="3,3"/><text x="%.1f" y="%d" text-anchor="%s" fill="#777" font-size="10">%s</text>`,
+			x, x, padT, chartH-padB, tx, padT+9+11*rows[i], anchor, html.EscapeString(mnames[i]))
+	}
+	// Lines drawn later are thinner and dashed, so that one equal to an
+	// earlier one does not hide it; the legend says which are equal.
 	for i, s := range all {
 		color := palette[i%len(palette)]
 		var pts []string
@@ -296,12 +356,33 @@ func lineChart(title string, logY bool, marks []mark, ss ...series) string {
 			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xs.px(p[0]), ys.px(p[1])))
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, color, strings.Join(pts, " "))
+		width := math.Max(3.5-float64(i), 1.2)
+		dash := []string{"", "7,3", "2,2", "10,3,2,3", "4,4", "1,3"}[i%6]
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="%.1f" stroke-dasharray="%s" points="%s"/>`, color, width, dash, strings.Join(pts, " "))
+		name := s.name
+		for _, earlier := range all[:i] {
+			if samePoints(earlier.pts, s.pts) {
+				name += " (= " + earlier.name + ")"
+				break
+			}
+		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`,
-			chartW-padR+10, padT+i*16, color, chartW-padR+24, padT+i*16+9, html.EscapeString(s.name))
+			chartW-padR+10, padT+i*16, color, chartW-padR+24, padT+i*16+9, html.EscapeString(name))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+func samePoints(a, b [][2]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // phaseBars draws p50/p95/p99/p99.9/max of a metric for each phase.
@@ -337,7 +418,7 @@ func phaseBars(rep *Report, metric, title string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg" font-size="11">`, chartW, chartH, chartW, chartH)
 	fmt.Fprintf(&b, `<text x="%d" y="16" font-size="13" font-weight="600">%s</text>`, padL, html.EscapeString(title))
-	ys, ticks := yScale(lo, hi, true)
+	ys, ticks := yScale(lo*0.99, hi, true) // the axis starts below the smallest bar, which keeps a height
 	for _, t := range ticks {
 		y := ys.px(t)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`,
@@ -345,6 +426,15 @@ func phaseBars(rep *Report, metric, title string) string {
 	}
 	groupW := float64(chartW-padL-padR) / float64(len(phases))
 	barW := groupW * 0.8 / float64(len(qs))
+	// Labels under their bars, on a second row where they would overlap.
+	var lx []float64
+	var lnames []string
+	for i, p := range phases {
+		name := trunc(p.Name, 24)
+		w := float64(len(name)) * 5.6
+		lx, lnames = append(lx, float64(padL)+float64(i)*groupW+groupW/2-w/2), append(lnames, name)
+	}
+	lrows, _ := labelRows(lx, lnames, 2, chartW)
 	for i, p := range phases {
 		s := p.Latency[metric]
 		x0 := float64(padL) + float64(i)*groupW + groupW*0.1
@@ -355,7 +445,8 @@ func phaseBars(rep *Report, metric, title string) string {
 				x0+float64(j)*barW, y, barW*0.9, math.Max(0, float64(chartH-padB)-y), palette[j%len(palette)],
 				html.EscapeString(p.Name), q.name, v)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555" font-size="10">%s</text>`, x0+groupW*0.4, chartH-10, html.EscapeString(trunc(p.Name, 16)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555" font-size="10"><title>%s</title>%s</text>`,
+			x0+groupW*0.4, chartH-padB+11+11*lrows[i], html.EscapeString(p.Name), html.EscapeString(lnames[i]))
 	}
 	for j, q := range qs {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`,

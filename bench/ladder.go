@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// LadderPhase is one step of the original application's Artillery ladder:
+// LadderPhase is one step of the ladder, Parley's reference load profile:
 // virtual users arrive at a rate ramping from From to To per second over
 // Secs seconds.
 type LadderPhase struct {
@@ -19,8 +19,8 @@ type LadderPhase struct {
 	Secs     float64
 }
 
-// LadderPhases are the original's nine phases (benchmark/
-// run-incremental-tests.sh: arrivalRate, rampTo, duration).
+// LadderPhases are the ladder's nine phases (arrival rate from, to, and
+// duration; benchmark/artillery/ladder.yml holds the same for Artillery).
 var LadderPhases = []LadderPhase{
 	{"01_baseline", 2, 5, 20},
 	{"02_light", 5, 10, 30},

@@ -135,3 +135,21 @@ func TestSelectPhases(t *testing.T) {
 		t.Error("phase 10: got no error")
 	}
 }
+
+// TestHTMLEmptyPhaseAndWideTable: a phase that measured nothing shows no
+// percentiles (not "0.00"), and the wide tables scroll in their own box.
+func TestHTMLEmptyPhaseAndWideTable(t *testing.T) {
+	rep := sampleReport("01_baseline", "02_light")
+	rep.Phases[1].Latency[bench.MDelivery] = bench.Summary{}
+	var b strings.Builder
+	if err := bench.WriteHTML(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "<tr><td>02_light</td><td>sendToDelivery</td><td>0</td><td>-</td>") {
+		t.Errorf("an empty phase's latency row:\n%s", out)
+	}
+	if strings.Count(out, `<div class="wide"><table>`) != 2 || !strings.Contains(out, "overflow-x:auto") {
+		t.Errorf("the tables are not in scrolling boxes")
+	}
+}

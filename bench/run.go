@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -80,7 +81,9 @@ func NewRun(cfg *Config) (*Run, error) {
 	}
 	api := client.New(cfg.ServerURL)
 	if cfg.AccountsFile == "" {
-		cfg.AccountsFile = filepath.Join(cfg.ResultsDir, "accounts-"+strings.NewReplacer(":", "_", "/", "_").Replace(u.Host)+".json")
+		if cfg.AccountsFile, err = DefaultAccountsFile(u.Host); err != nil {
+			return nil, err
+		}
 	}
 	if r.accounts, err = OpenAccounts(api, cfg.AccountsFile); err != nil {
 		return nil, err
@@ -91,7 +94,8 @@ func NewRun(cfg *Config) (*Run, error) {
 	default:
 		mu := cfg.MetricsURL
 		if mu == "" {
-			mu = strings.TrimRight(cfg.ServerURL, "/") + "/metrics"
+			// parleyd's operators' listener, at its default port.
+			mu = "http://" + net.JoinHostPort(u.Hostname(), "9464") + "/metrics"
 		}
 		p := MetricsProbe{URL: mu}
 		if _, err := p.Sample(); err == nil {
@@ -245,4 +249,15 @@ func (r *Run) chatURL(username string) string {
 	h := fnv.New32a()
 	h.Write([]byte(username))
 	return r.wsURLs[h.Sum32()%uint32(len(r.wsURLs))]
+}
+
+// DefaultAccountsFile is where the token cache of the server at host is
+// kept between runs: the user's cache directory, not the results, which
+// are meant to be kept and shared.
+func DefaultAccountsFile(host string) (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for the token cache (give --accounts-file): %w", err)
+	}
+	return filepath.Join(dir, "parley-bench", "accounts-"+strings.NewReplacer(":", "_", "/", "_").Replace(host)+".json"), nil
 }

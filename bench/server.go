@@ -43,6 +43,7 @@ func StartServer(bin, logPath string, env []string) (*Server, error) {
 		"PARLEY_HTTP_ADDR=" + addr,
 		"PARLEY_CHAT_ADDR=",
 		"PARLEY_PRESENCE_ADDR=",
+		"PARLEY_METRICS_ADDR=", // measured from /proc: no port to collide with another server's
 		"PARLEY_DATA_DIR=" + dir,
 		"PARLEY_BCRYPT_COST=4",
 		"PARLEY_ACCESS_TTL=2h",

@@ -319,7 +319,7 @@ func (s *Session) OnClose(code int, err error) {
 }
 
 // Disconnect says DISCONNECT and waits (at most timeout) for the server
-// to close the socket, as the original's virtual users did.
+// to close the socket, as the ladder's virtual users do.
 func (s *Session) Disconnect(timeout time.Duration) {
 	s.want.Store(false)
 	s.mu.Lock()

@@ -38,13 +38,13 @@ func WriteSummary(w io.Writer, rep *Report) {
 			cores(p.Server), cores(p.Generator))
 	}
 	t := rep.Total
-	if l, ok := t.Latency[MDelivery]; ok {
+	if l, ok := t.Latency[MDelivery]; ok && l.Count > 0 {
 		fmt.Fprintf(w, "delivery latency ms: p50 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (n=%d)\n", l.P50Ms, l.P95Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.Count)
 	}
-	if l, ok := t.Latency[MLogin]; ok {
+	if l, ok := t.Latency[MLogin]; ok && l.Count > 0 {
 		fmt.Fprintf(w, "login latency ms: p50 %.2f  p99 %.2f  max %.2f; %.1f logins/s\n", l.P50Ms, l.P99Ms, l.MaxMs, t.Throughput.LoginsPerSec)
 	}
-	if l, ok := t.Latency[MHistory]; ok {
+	if l, ok := t.Latency[MHistory]; ok && l.Count > 0 {
 		fmt.Fprintf(w, "history latency ms: p50 %.2f  p99 %.2f  max %.2f  (n=%d)\n", l.P50Ms, l.P99Ms, l.MaxMs, l.Count)
 	}
 	c := t.Counts

@@ -42,7 +42,7 @@ chat=()
 for i in "${!PORTS[@]}"; do
   port="${PORTS[$i]}"
   mkdir -p "$WORK/node$i"
-  env PARLEY_HTTP_ADDR="127.0.0.1:$port" PARLEY_CHAT_ADDR= PARLEY_PRESENCE_ADDR= \
+  env PARLEY_HTTP_ADDR="127.0.0.1:$port" PARLEY_CHAT_ADDR= PARLEY_PRESENCE_ADDR= PARLEY_METRICS_ADDR= \
     PARLEY_DATA_DIR="$WORK/node$i" \
     PARLEY_POSTGRES_URL="$PG/$DB?sslmode=disable" PARLEY_REDIS_URL="$REDIS" PARLEY_REDIS_PREFIX="$PREFIX" \
     PARLEY_JWT_SECRET="run-cluster-sh-benchmark-secret-$$-0123456789" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The original application's incremental load test, with parley-bench:
+# The ladder, phase by phase, with parley-bench:
 # the nine ladder phases one by one, prompting between phases unless
 # --auto, resuming from START_PHASE, all merged into one report in
 # benchmark/results/NAME/ (report.json, report.html).
@@ -11,7 +11,7 @@
 #   --start-server  build and start a fresh parleyd for the run (temporary
 #                 data dir, PARLEY_BCRYPT_COST=4, 2h access tokens, logs in
 #                 the results dir) and stop it at the end
-#   --keep-going  go on after a phase with problems (the original stopped)
+#   --keep-going  go on after a phase with problems (by default the run stops)
 # Environment: SERVER (default http://127.0.0.1:3000; ignored with
 # --start-server), SERVER_PID (read the server's CPU and RSS from /proc),
 # PORT (for --start-server, default 3900), PAUSE (seconds between phases,
@@ -67,7 +67,7 @@ if [ "$START_SERVER" = 1 ]; then
   PORT="${PORT:-3900}"
   DATA_DIR="$(mktemp -d)"
   SERVER="http://127.0.0.1:$PORT"
-  PARLEY_HTTP_ADDR="127.0.0.1:$PORT" PARLEY_CHAT_ADDR= PARLEY_PRESENCE_ADDR= \
+  PARLEY_HTTP_ADDR="127.0.0.1:$PORT" PARLEY_CHAT_ADDR= PARLEY_PRESENCE_ADDR= PARLEY_METRICS_ADDR= \
     PARLEY_DATA_DIR="$DATA_DIR" PARLEY_BCRYPT_COST=4 PARLEY_ACCESS_TTL=2h PARLEY_LOG_LEVEL=warn \
     PARLEY_RATE_MESSAGES_PER_SEC=0 PARLEY_RATE_HISTORY_PER_SEC=0 PARLEY_RATE_GROUPS_PER_MIN=0 \
     PARLEY_RATE_REGISTER_PER_MIN=0 PARLEY_RATE_CONNECTIONS_PER_MIN=0 PARLEY_LOGIN_MAX_FAILURES=0 \

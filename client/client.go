@@ -1,7 +1,3 @@
-// Package client is a Go client of the Parley protocol: the HTTP auth API
-// and the chat and presence WebSockets. The terminal client, the load
-// generator and the end-to-end tests use it, so it is kept exactly in step
-// with the server.
 package client
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -39,7 +40,11 @@ func (s *Server) logged(route string, h http.Handler) http.Handler {
 		if user != "" {
 			attrs = append(attrs, "user", user)
 		}
-		s.Logger.Info("http request", attrs...)
+		level := slog.LevelInfo
+		if route == "/" && r.Method == http.MethodGet && status < 400 {
+			level = slog.LevelDebug // the web client's static files
+		}
+		s.Logger.Log(r.Context(), level, "http request", attrs...)
 		if s.Observer != nil {
 			s.Observer.HTTPRequest(route, status, took)
 		}

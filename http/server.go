@@ -1,7 +1,8 @@
 // Package http is Parley's HTTP surface: the auth API, health and
 // readiness, the authenticated WebSocket upgrades (handed to package ws and
-// the hub), and the web client and metrics handlers it is given. It maps
-// domain error codes to HTTP statuses.
+// the hub), the web client handler it is given, and the operators'
+// listener (metrics and detailed health). It maps domain error codes to
+// HTTP statuses.
 package http
 
 import (
@@ -37,8 +38,8 @@ type Server struct {
 	WS   *ws.Server
 	// Checks are run by /health and /ready.
 	Checks []Check
-	// Web serves the browser client at /; Metrics serves /metrics. Either
-	// may be nil.
+	// Web serves the browser client at /; Metrics serves /metrics on the
+	// operators' listener (OperatorHandler). Either may be nil.
 	Web     http.Handler
 	Metrics http.Handler
 	Logger  *slog.Logger
@@ -52,8 +53,8 @@ type Server struct {
 // and the web client.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	s.route(mux, "GET /health", s.health)
-	s.route(mux, "GET /ready", s.ready)
+	s.route(mux, "GET /health", s.publicHealth)
+	s.route(mux, "GET /ready", s.publicReady)
 	for _, prefix := range []string{"/auth", "/api/auth"} {
 		s.route(mux, "POST "+prefix+"/register", s.register)
 		s.route(mux, "POST "+prefix+"/login", s.login)
@@ -62,9 +63,6 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.route(mux, "GET /ws/chat", s.upgrade(hub.Chat))
 	s.route(mux, "GET /ws/presence", s.upgrade(hub.Presence))
-	if s.Metrics != nil {
-		s.route(mux, "GET /metrics", s.Metrics.ServeHTTP)
-	}
 	if s.Web != nil {
 		s.route(mux, "GET /", s.Web.ServeHTTP)
 	}
@@ -101,22 +99,59 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, s.Logger, parley.Errorf(parley.ENOTFOUND, "no such endpoint"))
 }
 
-// health answers GET /health: liveness, with the state of each dependency.
+// OperatorHandler serves the operators' listener, which must not face the
+// public network: /metrics for Prometheus, and /health and /ready with the
+// state of every dependency, the node and its connection counts. Like any
+// Prometheus exporter it asks for no credentials.
+func (s *Server) OperatorHandler() http.Handler {
+	mux := http.NewServeMux()
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /ready", s.ready)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.Logger, parley.Errorf(parley.ENOTFOUND, "no such endpoint: /metrics, /health and /ready are served here"))
+	})
+	return mux
+}
+
+// health answers GET /health on the operators' listener: liveness, with
+// the state of each dependency.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	status, body := s.check(r.Context())
 	writeJSON(w, status, body)
 }
 
-// ready answers GET /ready: ready to take traffic, which it is not once
-// shutdown has begun.
+// ready answers GET /ready on the operators' listener: ready to take
+// traffic, which it is not once shutdown has begun.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	status, body := s.readiness(r.Context())
+	writeJSON(w, status, body)
+}
+
+// publicHealth and publicReady answer the public listener's /health and
+// /ready with the status alone, {"status":"ok"} or 503
+// {"status":"unavailable"}: which dependency failed, the version and the
+// load are for operators.
+func (s *Server) publicHealth(w http.ResponseWriter, r *http.Request) {
 	status, body := s.check(r.Context())
+	writeJSON(w, status, map[string]any{"status": body["status"]})
+}
+
+func (s *Server) publicReady(w http.ResponseWriter, r *http.Request) {
+	status, body := s.readiness(r.Context())
+	writeJSON(w, status, map[string]any{"status": body["status"]})
+}
+
+func (s *Server) readiness(ctx context.Context) (int, map[string]any) {
+	status, body := s.check(ctx)
 	if s.Hub != nil && s.Hub.Closing() {
 		status = http.StatusServiceUnavailable
 		body["status"] = "unavailable"
 		body["shuttingDown"] = true
 	}
-	writeJSON(w, status, body)
+	return status, body
 }
 
 func (s *Server) check(ctx context.Context) (int, map[string]any) {

@@ -276,6 +276,7 @@ func (h *Hub) fanOutMessages(batch []*commit, now time.Time) {
 				continue
 			}
 			m := &a.Message
+			h.lastSeqs.saw(m.Conv, m.Seq)
 			typ, kind := protocol.TypeOneToOne, "direct"
 			if m.IsGroup() {
 				typ, kind = protocol.TypeGroup, "group"
@@ -327,14 +328,24 @@ func (h *Hub) fanoutLoop(ch chan []delivery) {
 	}
 }
 
+// deliverLocal writes deliveries to the connections of their users,
+// gathering each connection's frames (in order) into one write.
 func (h *Hub) deliverLocal(ds []delivery) {
+	var order []*Conn
+	per := make(map[*Conn][]delivery)
 	for _, d := range ds {
 		for _, c := range h.connsOf(d.user) {
 			if c.id == d.except || c.kind == Presence && !protocol.IsPresenceUpdate(d.frame) {
 				continue // presence connections get presence only
 			}
-			c.deliver(d)
+			if _, ok := per[c]; !ok {
+				order = append(order, c)
+			}
+			per[c] = append(per[c], d)
 		}
+	}
+	for _, c := range order {
+		c.deliver(per[c])
 	}
 }
 
@@ -378,6 +389,9 @@ func (h *Hub) ReceiveEvent(ev *parley.Event) {
 			h.endSessionLocal(u, ev.EndSession)
 		}
 		return
+	}
+	if ev.Seq > 0 {
+		h.lastSeqs.saw(ev.Conv, ev.Seq)
 	}
 	h.dispatch(ev)
 }

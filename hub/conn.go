@@ -189,8 +189,22 @@ var errBusy = parley.Errorf(parley.ERATELIMITED, "too many frames in flight; wai
 
 // write sends a frame to the client; a client too slow to take it is
 // disconnected with 1013.
-func (c *Conn) write(frame []byte) {
-	if err := c.sock.WriteText(frame); err != nil {
+func (c *Conn) write(frame []byte) { c.wrote(c.sock.WriteText(frame)) }
+
+// writeAll sends several frames to the client in one write.
+func (c *Conn) writeAll(frames [][]byte) {
+	switch len(frames) {
+	case 0:
+	case 1:
+		c.write(frames[0])
+	default:
+		c.wrote(c.sock.WriteTexts(frames))
+	}
+}
+
+// wrote handles the outcome of a write.
+func (c *Conn) wrote(err error) {
+	if err != nil {
 		if err == ErrSlow {
 			c.hub.metrics.SlowClient()
 			c.hub.log.Warn("slow client disconnected", "conn", c.id, "user", c.user)
@@ -206,36 +220,47 @@ func (c *Conn) reply(frame []byte) { c.write(frame) }
 
 // replyError sends ERROR for err, echoing id. Internal errors are logged
 // with their cause, which the client never sees.
-func (c *Conn) replyError(id string, err error) {
+func (c *Conn) replyError(id string, err error) { c.write(c.errorFrame(id, err)) }
+
+// errorFrame encodes the ERROR for err, logging an internal error's cause.
+func (c *Conn) errorFrame(id string, err error) []byte {
 	if parley.ErrorCode(err) == parley.EINTERNAL {
 		c.hub.log.Error("request failed", "conn", c.id, "user", c.user, "err", err)
 	}
-	c.write(protocol.Error(id, err))
+	return protocol.Error(id, err)
 }
 
-// deliver sends an event frame, holding it while the connection syncs.
-func (c *Conn) deliver(d delivery) {
+// deliver sends event frames, in order and in one write, holding them
+// while the connection syncs.
+func (c *Conn) deliver(ds []delivery) {
+	frames := make([][]byte, 0, len(ds))
+	sent := ds[:0:0]
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
-	if c.syncing {
-		c.held = append(c.held, d)
-		c.mu.Unlock()
-		return
-	}
-	if c.covered != nil && d.seq > 0 {
-		if time.Now().After(c.coveredUntil) {
-			c.covered = nil
-		} else if d.seq <= c.covered[d.conv] {
-			c.mu.Unlock()
-			return
+	for _, d := range ds {
+		if c.syncing {
+			c.held = append(c.held, d)
+			continue
 		}
+		if c.covered != nil && d.seq > 0 {
+			if time.Now().After(c.coveredUntil) {
+				c.covered = nil
+			} else if d.seq <= c.covered[d.conv] {
+				continue
+			}
+		}
+		c.trackLocked(d)
+		frames = append(frames, d.frame)
+		sent = append(sent, d)
 	}
-	c.trackLocked(d)
 	c.mu.Unlock()
-	c.writeDelivery(d)
+	c.writeAll(frames)
+	for _, d := range sent {
+		c.countDelivery(d)
+	}
 }
 
 // trackLocked notes a message about to be written, for the ACK lag
@@ -258,6 +283,11 @@ func (c *Conn) trackLocked(d delivery) {
 // writeDelivery writes a delivery, counting messages in the metrics.
 func (c *Conn) writeDelivery(d delivery) {
 	c.write(d.frame)
+	c.countDelivery(d)
+}
+
+// countDelivery counts a written message in the metrics.
+func (c *Conn) countDelivery(d delivery) {
 	if d.kind != "" {
 		c.hub.metrics.Delivered(d.kind, 1, time.Since(d.at))
 	}

@@ -28,16 +28,19 @@ func (c *Conn) handle(frames [][]byte) {
 		// The committer reads cm after answering (for the fan-out), so
 		// each run gets a commit of its own.
 		c.hub.submit(cm)
+		// The replies of a pipelining sender go out in one write.
+		replies := make([][]byte, 0, len(run))
 		for _, p := range run {
 			switch {
 			case cm.err != nil:
-				c.replyError(p.id, cm.err)
+				replies = append(replies, c.errorFrame(p.id, cm.err))
 			case p.append.Err != nil:
-				c.replyError(p.id, p.append.Err)
+				replies = append(replies, c.errorFrame(p.id, p.append.Err))
 			default:
-				c.reply(successFrame(p.id, &p.append.Message))
+				replies = append(replies, successFrame(p.id, &p.append.Message))
 			}
 		}
+		c.writeAll(replies)
 		run, cm = nil, &commit{origin: c}
 	}
 	for _, raw := range frames {
@@ -162,10 +165,15 @@ func checkGroupID(id string) error {
 	return nil
 }
 
-// prepareAck validates an ACK and returns the cursor it sets.
+// prepareAck validates an ACK and returns the cursor it sets: in a
+// conversation of the user's that has messages, clamped to its last seq at
+// once (a cursor past it would swallow the messages stored next).
 func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor, error) {
 	if f.Seq == nil || *f.Seq < 0 {
 		return parley.Cursor{}, parley.Errorf(parley.EINVALID, "seq must be an integer of at least 0")
+	}
+	if !allow(c.hub.cfg.Limits.Acks, c.user) {
+		return parley.Cursor{}, parley.Errorf(parley.ERATELIMITED, "too many ACKs; an ACK covers every message up to its seq, so send fewer")
 	}
 	var conv string
 	var err error
@@ -176,8 +184,12 @@ func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor
 	} else if f.GroupID != "" {
 		c.notedMember(conv)
 	}
-	c.acked(conv, *f.Seq)
-	return parley.Cursor{Username: c.user, Conv: conv, Seq: *f.Seq}, nil
+	seq, err := c.hub.clampAck(ctx, conv, *f.Seq)
+	if err != nil {
+		return parley.Cursor{}, err
+	}
+	c.acked(conv, seq)
+	return parley.Cursor{Username: c.user, Conv: conv, Seq: seq}, nil
 }
 
 // ackMemberFor is how long a connection trusts a membership check for its
@@ -334,7 +346,7 @@ func (c *Conn) history(ctx context.Context, f *protocol.Frame) error {
 	}
 	if len(msgs) == 0 && h.ChatID != "" {
 		// An empty chat is a chat with someone who exists.
-		if err := c.hub.userExists(ctx, peer(conv, c.user)); err != nil {
+		if err := c.hub.userExists(ctx, parley.ChatPeer(conv, c.user)); err != nil {
 			return err
 		}
 	}
@@ -401,7 +413,7 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 			return err
 		}
 		t.ChatID = conv
-		users = []string{peer(conv, c.user)}
+		users = []string{parley.ChatPeer(conv, c.user)}
 		if err := c.hub.userExists(ctx, users[0]); err != nil {
 			return err
 		}
@@ -412,14 +424,6 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 	return nil
 }
 
-// peer returns the other participant of a chat.
-func peer(chatID, me string) string {
-	a, b, _ := parley.ChatPeers(chatID)
-	if a == me {
-		return b
-	}
-	return a
-}
 
 // userExists returns ENOTFOUND for an unknown user.
 func (h *Hub) userExists(ctx context.Context, username string) error {

@@ -65,6 +65,7 @@ type Limits struct {
 	Messages Limiter // ONE_TO_ONE_CHAT and GROUP_CHAT
 	History  Limiter // GET_*_HISTORY
 	Groups   Limiter // CREATE_GROUP
+	Acks     Limiter // ACK
 }
 
 // allow asks a limiter, which may be nil.
@@ -74,6 +75,7 @@ func allow(l Limiter, username string) bool { return l == nil || l.Allow(usernam
 type Hub struct {
 	cfg      Config
 	store    parley.Store
+	lastSeqs lastSeqs
 	presence parley.Presence
 	bus      parley.Bus
 	log      *slog.Logger

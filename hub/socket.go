@@ -9,6 +9,10 @@ type Socket interface {
 	// connection's outbound queue is over its bound, and another error when
 	// the connection is gone.
 	WriteText(frame []byte) error
+	// WriteTexts queues several text frames, in order, as one write: a
+	// connection that has several frames ready costs one system call,
+	// not one per frame. Errors as WriteText's.
+	WriteTexts(frames [][]byte) error
 	// Ping queues a WebSocket ping.
 	Ping() error
 	// Close sends a close frame with code and reason (when the queue allows)

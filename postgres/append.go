@@ -257,7 +257,7 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 		_, err := pgx.ForEachRow(rows, []any{&k.sender, &k.clientID, &m.Conv, &m.Seq, &m.ID, &m.Content, &m.Time}, func() error {
 			m.From, m.Time = k.sender, m.Time.UTC()
 			if !parley.IsGroupID(m.Conv) {
-				m.To = peerOf(m.Conv, k.sender)
+				m.To = parley.ChatPeer(m.Conv, k.sender)
 			}
 			ap.originals[k] = m
 			m = parley.Message{}

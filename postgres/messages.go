@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,20 +40,12 @@ func scanMessages(rows pgx.Rows, conv string) ([]parley.Message, error) {
 		}
 		m.Time = m.Time.UTC()
 		if !group {
-			m.To = peerOf(conv, m.From)
+			m.To = parley.ChatPeer(conv, m.From)
 		}
 		return m, nil
 	})
 }
 
-// peerOf returns the other participant of a chat.
-func peerOf(chatID, me string) string {
-	a, b, _ := parley.ChatPeers(chatID)
-	if a == me {
-		return b
-	}
-	return a
-}
 
 // Undelivered returns messages above a cursor that username did not send.
 func (db *DB) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
@@ -80,9 +73,9 @@ func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
 		users[i], convs[i], seqs[i] = c.Username, c.Conv, c.Seq
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO cursors (username, conv, seq)
-		SELECT a.username, a.conv, least(max(a.seq), coalesce(max(v.last_seq), 0))
+		SELECT a.username, a.conv, least(max(a.seq), max(v.last_seq))
 		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS a (username, conv, seq)
-		LEFT JOIN conversations v ON v.id = a.conv
+		JOIN conversations v ON v.id = a.conv AND v.last_seq > 0
 		GROUP BY a.username, a.conv ORDER BY a.username, a.conv
 		ON CONFLICT (username, conv) DO UPDATE SET seq = greatest(cursors.seq, excluded.seq)`, users, convs, seqs)
 	if err != nil {
@@ -143,4 +136,17 @@ func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
 		return nil, fmt.Errorf("postgres: contacts: %w", err)
 	}
 	return peers, nil
+}
+
+// LastSeq returns the seq of a conversation's newest message.
+func (db *DB) LastSeq(ctx context.Context, conv string) (int64, error) {
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1`, conv).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: last seq: %w", err)
+	}
+	return seq, nil
 }

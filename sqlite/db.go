@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-chat/parley"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -55,7 +54,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DB is the SQLite store. It implements parley.Store.
+// DB is the SQLite account store: users, sessions, groups and memberships.
+// It implements parley.AccountStore; messages live in a parley.MessageLog.
 type DB struct {
 	wmu sync.Mutex // serializes writes on w
 	w   *sql.DB    // one connection
@@ -70,13 +70,9 @@ type DB struct {
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
 
-	users knownUsers
-	stmts stmts
-	// seqs caches each conversation's last seq; guarded by wmu.
-	seqs map[string]int64
+	users   knownUsers
+	members memberCache
 }
-
-var _ parley.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database at cfg.Path and applies the
 // embedded migrations.
@@ -98,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.CheckpointPages <= 0 {
 		cfg.CheckpointPages = 10000
 	}
-	db := &DB{now: cfg.Now, seqs: make(map[string]int64)}
+	db := &DB{now: cfg.Now}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -111,10 +107,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := db.stmts.prepare(ctx, db.w); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -278,7 +270,6 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	db.stmts.close()
 	var ckerr error
 	if db.ckpt != nil {
 		close(db.stopCkpt)
@@ -323,3 +314,12 @@ func (k *knownUsers) add(name string)      { k.m.Store(name, struct{}{}) }
 // statement, which at thousands of statements a second costs more than it
 // could ever save.
 func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// Backup writes a consistent copy of the database, as of one moment, to
+// path, which must not exist (VACUUM INTO); writes go on meanwhile.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if _, err := db.r.ExecContext(noCancel(ctx), `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	return nil
+}

@@ -30,37 +30,32 @@ func (db *DB) CreateGroup(ctx context.Context, g *parley.Group, members []string
 			}
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, last_seq) VALUES (?, 0)`, g.ID); err != nil {
-			return err
-		}
 		for _, m := range append([]string{g.Owner}, members...) {
-			if _, err := addMember(ctx, tx, g.ID, m, now, 0); err != nil {
+			if _, err := addMember(ctx, tx, g.ID, m, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	db.members.forget(g.ID)
 	if err != nil && parley.ErrorCode(err) == parley.EINTERNAL {
 		return fmt.Errorf("sqlite: create group: %w", err)
 	}
 	return err
 }
 
-// addMember inserts a membership whose cursor starts at lastSeq; it reports
-// false if username already was a member.
-func addMember(ctx context.Context, tx *sql.Tx, groupID, username string, now time.Time, lastSeq int64) (bool, error) {
+// addMember inserts a membership; it reports false if username already was
+// a member. (The new member's cursor is the message log's: see
+// parley.Split.)
+func addMember(ctx context.Context, tx *sql.Tx, groupID, username string, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_id, username, joined_at, ord)
 		VALUES (?, ?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM group_members WHERE group_id = ?))`,
 		groupID, username, ms(now), groupID)
 	if err != nil {
 		return false, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO cursors (username, conv, seq) VALUES (?, ?, ?)
-		ON CONFLICT (username, conv) DO UPDATE SET seq = max(seq, excluded.seq)`, username, groupID, lastSeq)
-	return true, err
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // Group returns one group or ENOTFOUND.
@@ -112,7 +107,7 @@ func (db *DB) Members(ctx context.Context, id string) ([]parley.Member, error) {
 // JoinGroup makes username a member of an open group.
 func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time) (bool, error) {
 	ctx = noCancel(ctx)
-	return db.changeMembers(ctx, "join group", func(tx *sql.Tx) (bool, error) {
+	return db.changeMembers(ctx, id, "join group", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -127,7 +122,7 @@ func (db *DB) JoinGroup(ctx context.Context, id, username string, now time.Time)
 // AddMember makes username a member on behalf of by.
 func (db *DB) AddMember(ctx context.Context, id, by, username string, now time.Time) (bool, error) {
 	ctx = noCancel(ctx)
-	return db.changeMembers(ctx, "add member", func(tx *sql.Tx) (bool, error) {
+	return db.changeMembers(ctx, id, "add member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -150,14 +145,9 @@ func (db *DB) AddMember(ctx context.Context, id, by, username string, now time.T
 	})
 }
 
-// join adds a membership starting at the group's last seq, and makes the
-// newcomer owner of an emptied group.
+// join adds a membership, and makes the newcomer owner of an emptied group.
 func join(ctx context.Context, tx *sql.Tx, g *parley.Group, username string, now time.Time) (bool, error) {
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM conversations WHERE id = ?`, g.ID).Scan(&last); err != nil {
-		return false, err
-	}
-	added, err := addMember(ctx, tx, g.ID, username, now, last)
+	added, err := addMember(ctx, tx, g.ID, username, now)
 	if err != nil || !added {
 		return added, err
 	}
@@ -171,7 +161,7 @@ func join(ctx context.Context, tx *sql.Tx, g *parley.Group, username string, now
 func (db *DB) RemoveMember(ctx context.Context, id, by, username string, now time.Time) (string, error) {
 	ctx = noCancel(ctx)
 	var owner string
-	_, err := db.changeMembers(ctx, "remove member", func(tx *sql.Tx) (bool, error) {
+	_, err := db.changeMembers(ctx, id, "remove member", func(tx *sql.Tx) (bool, error) {
 		g, err := loadGroup(ctx, tx, id)
 		if err != nil {
 			return false, err
@@ -205,13 +195,14 @@ func (db *DB) RemoveMember(ctx context.Context, id, by, username string, now tim
 	return owner, err
 }
 
-func (db *DB) changeMembers(ctx context.Context, op string, fn func(*sql.Tx) (bool, error)) (bool, error) {
+func (db *DB) changeMembers(ctx context.Context, id, op string, fn func(*sql.Tx) (bool, error)) (bool, error) {
 	var changed bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		changed, err = fn(tx)
 		return err
 	})
+	db.members.forget(id)
 	if err != nil && parley.ErrorCode(err) == parley.EINTERNAL {
 		return false, fmt.Errorf("sqlite: %s: %w", op, err)
 	}

@@ -69,10 +69,8 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 		(SELECT count(*) FROM users),
 		(SELECT count(*) FROM users WHERE disabled),
 		(SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?),
-		(SELECT count(*) FROM chats) / 2,
-		(SELECT count(*) FROM groups),
-		(SELECT coalesce(sum(last_seq), 0) FROM conversations)`, ms(now)).
-		Scan(&st.Users, &st.DisabledUsers, &st.ActiveSessions, &st.Chats, &st.Groups, &st.Messages)
+		(SELECT count(*) FROM groups)`, ms(now)).
+		Scan(&st.Users, &st.DisabledUsers, &st.ActiveSessions, &st.Groups)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stats: %w", err)
 	}

@@ -332,6 +332,11 @@ func testJoinCursor(t *testing.T, s parley.Store) {
 		t.Fatalf("carol joins: %v, %v", added, err)
 	}
 	appendOK(t, s, group("alice", "g1", "after", ""))
+	for conv, want := range map[string]int64{"g1": 3, "nope": 0, "alice-bob": 0} {
+		if got, err := s.LastSeq(ctx, conv); err != nil || got != want {
+			t.Fatalf("last seq of %s: got %d, %v; want %d", conv, got, err, want)
+		}
+	}
 	for _, u := range []string{"bob", "carol"} {
 		in, err := s.Inbox(ctx, u)
 		if err != nil || len(in.Groups) != 1 {

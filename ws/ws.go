@@ -12,6 +12,7 @@ package ws
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -336,6 +337,50 @@ func (s *socket) WriteText(frame []byte) error {
 	}
 	s.handed.Add(n)
 	return s.ws.WriteMessage(websocket.TextMessage, frame)
+}
+
+// WriteTexts frames several text messages into one buffer and hands it to
+// the connection in one write (server frames are not masked, so the frame
+// is the header and the payload).
+func (s *socket) WriteTexts(frames [][]byte) error {
+	if s.ws.IsBlockingMod() {
+		for _, f := range frames {
+			if err := s.WriteText(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var n int64
+	for _, f := range frames {
+		n += frameSize(len(f))
+	}
+	if s.handed.Load()-s.written.Load()+n > s.max {
+		return hub.ErrSlow
+	}
+	buf := make([]byte, 0, n)
+	for _, f := range frames {
+		buf = appendTextFrame(buf, f)
+	}
+	s.handed.Add(n)
+	_, err := s.ws.UnderlayerConn().Write(buf)
+	return err
+}
+
+// appendTextFrame appends an unmasked, final text frame holding payload.
+func appendTextFrame(buf, payload []byte) []byte {
+	const finText = 0x80 | byte(websocket.TextMessage)
+	switch n := len(payload); {
+	case n < 126:
+		buf = append(buf, finText, byte(n))
+	case n <= 65535:
+		buf = append(buf, finText, 126)
+		buf = binary.BigEndian.AppendUint16(buf, uint16(n))
+	default:
+		buf = append(buf, finText, 127)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	return append(buf, payload...)
 }
 
 func (s *socket) Ping() error {

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/parley-chat/parley/bench"
@@ -44,26 +45,111 @@ const (
 	exitProblems = 3
 )
 
-func usage(w io.Writer, fs *flag.FlagSet) {
+// scenarioHelp says in a line what each scenario measures.
+var scenarioHelp = map[string]string{
+	"ladder":      "virtual users arrive at rising rates in nine phases, each sends messages to connected friends and leaves",
+	"login":       "logins per second and their latency, with -concurrency clients",
+	"one-to-one":  "-users connected users send to each other at -rate messages/s (or the highest rate under -p99 with -rate max)",
+	"group":       "-groups groups of -group-size members; each message fans out to every member",
+	"connections": "open and hold -conns connections, then measure the server's memory per connection",
+	"mixed":       "arrivals, one-to-one and group messages, history requests and logins at once",
+}
+
+func scenarioNames() []string {
 	names := make([]string, 0, len(bench.Scenarios))
 	for n := range bench.Scenarios {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "Usage: parley-bench SCENARIO [flags]\n\nScenarios: %s\n\nFlags:\n", strings.Join(names, ", "))
-	if fs != nil {
-		fs.SetOutput(w)
-		fs.PrintDefaults()
+	return names
+}
+
+// usage is parley-bench -h: the scenarios, then the flags every scenario
+// takes.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: parley-bench SCENARIO [flags]   (parley-bench SCENARIO -h: its own flags)\n\nScenarios:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, n := range scenarioNames() {
+		fmt.Fprintf(tw, "  %s\t%s\n", n, scenarioHelp[n])
 	}
+	tw.Flush()
+	if fs != nil {
+		fmt.Fprintf(w, "\nFlags of every scenario:\n")
+		printFlags(w, fs, func(f *flag.Flag) bool { return len(flagScenarios(f)) == 0 })
+	}
+}
+
+// scenarioUsage is parley-bench SCENARIO -h: the scenario's own flags
+// first, then the common ones.
+func scenarioUsage(w io.Writer, fs *flag.FlagSet, name string) {
+	fmt.Fprintf(w, "Usage: parley-bench %s [flags]\n\n%s.\n\nFlags of %s:\n", name, upperFirst(scenarioHelp[name]), name)
+	printFlags(w, fs, func(f *flag.Flag) bool { return flagScenarios(f)[name] })
+	fmt.Fprintf(w, "\nFlags of every scenario:\n")
+	printFlags(w, fs, func(f *flag.Flag) bool { return len(flagScenarios(f)) == 0 })
+}
+
+// flagScenarios reads the scenarios a flag is for from its usage text,
+// which starts "one-to-one, group: ..." (and may go on "; connections:
+// ..."); the -rate max flags are for the scenarios that take -rate. None:
+// the flag is for every scenario.
+func flagScenarios(f *flag.Flag) map[string]bool {
+	usage := f.Usage
+	if strings.HasPrefix(usage, "with -rate max:") {
+		usage = "one-to-one, group, mixed:" + strings.TrimPrefix(usage, "with -rate max:")
+	}
+	set := map[string]bool{}
+	for _, part := range strings.Split(usage, "; ") {
+		head, _, ok := strings.Cut(part, ":")
+		if !ok {
+			continue
+		}
+		var names []string
+		for _, n := range strings.Split(head, ",") {
+			n = strings.TrimSpace(n)
+			if _, ok := bench.Scenarios[n]; !ok {
+				names = nil
+				break
+			}
+			names = append(names, n)
+		}
+		for _, n := range names {
+			set[n] = true
+		}
+	}
+	return set
+}
+
+// printFlags prints the flags of fs that keep selects, as PrintDefaults
+// does.
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(*flag.Flag) bool) {
+	sub := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	sub.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if keep(f) {
+			sub.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	sub.PrintDefaults()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	cfg := &bench.Config{}
 	fs, opts := flags(cfg)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		usage(stdout, fs)
+		return exitOK, nil
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		usage(stderr, fs)
-		return exitUsage, nil
+		return exitUsage, errors.New("name a scenario first")
 	}
 	cfg.Scenario = args[0]
 	scenario, ok := bench.Scenarios[cfg.Scenario]
@@ -72,7 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		return exitUsage, fmt.Errorf("unknown scenario %q", cfg.Scenario)
 	}
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	fs.Usage = func() { scenarioUsage(stdout, fs, cfg.Scenario) }
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return exitOK, nil
+	} else if err != nil {
 		return exitUsage, nil
 	}
 	if fs.NArg() > 0 {
@@ -80,6 +169,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	}
 	if err := opts.apply(cfg, fs); err != nil {
 		return exitUsage, err
+	}
+	if cfg.ServerURL == "" && !opts.startServer {
+		return exitUsage, errors.New("say which server to load: --server URL (e.g. http://127.0.0.1:3000), or --start-server for a fresh one")
+	}
+	if cfg.ServerURL != "" && opts.startServer {
+		return exitUsage, errors.New("--server and --start-server exclude each other")
 	}
 	cfg.Args = append([]string{"parley-bench"}, args...)
 	cfg.Defaults()
@@ -103,6 +198,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		}
 		defer srv.Stop()
 		cfg.ServerURL, cfg.ServerPID, cfg.ServerNote = srv.URL, srv.Pid, srv.Note
+		if cfg.AccountsFile == "" {
+			// A fresh server: its accounts are of no use after it stops.
+			cfg.AccountsFile = filepath.Join(srv.DataDir, "bench-accounts.json")
+		}
 		fmt.Fprintf(stderr, "parleyd started at %s (pid %d)\n", srv.URL, srv.Pid)
 	}
 

@@ -21,7 +21,8 @@ func benchRun(t *testing.T, args ...string) map[string]any {
 		t.Skip("load runs are skipped with -short")
 	}
 	srv := testserver.Start(t, testserver.Options{})
-	results := t.TempDir()
+	results, cache := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache) // os.UserCacheDir
 	args = append(args, "-server", srv.URL(), "-server-pid", strconv.Itoa(srv.Pid()),
 		"-results", results, "-name", "test", "-quiet", "-prefix", "t")
 	var stdout, stderr bytes.Buffer
@@ -47,8 +48,11 @@ func benchRun(t *testing.T, args ...string) map[string]any {
 	if !bytes.Contains(html, []byte("<svg")) {
 		t.Error("report.html has no chart")
 	}
-	if _, err := os.Stat(filepath.Join(results, "accounts-"+strings.ReplaceAll(srv.HTTP, ":", "_")+".json")); err != nil {
-		t.Errorf("no token cache: %v", err)
+	if _, err := os.Stat(filepath.Join(cache, "parley-bench", "accounts-"+strings.ReplaceAll(srv.HTTP, ":", "_")+".json")); err != nil {
+		t.Errorf("no token cache in the cache directory: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(results, "accounts-*")); len(left) > 0 {
+		t.Errorf("a token cache in the results directory: %v", left)
 	}
 	return rep
 }
@@ -119,5 +123,53 @@ func TestOneToOneShort(t *testing.T) {
 	}
 	if field(t, phases[1], "counts", "acksSent").(float64) == 0 {
 		t.Error("the receivers sent no ACK")
+	}
+}
+
+// TestHelp: -h exits 0 and shows the usage asked for, a scenario's own
+// flags before the common ones.
+func TestHelp(t *testing.T) {
+	help := func(t *testing.T, args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code, err := run(context.Background(), args, &stdout, &stderr)
+		if code != exitOK || err != nil {
+			t.Fatalf("parley-bench %s: exit %d, %v", strings.Join(args, " "), code, err)
+		}
+		return stdout.String() + stderr.String()
+	}
+	t.Run("top", func(t *testing.T) {
+		out := help(t, "-h")
+		for _, want := range []string{"Usage: parley-bench SCENARIO", "ladder", "one-to-one", "-server "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("parley-bench -h lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("ladder", func(t *testing.T) {
+		out := help(t, "ladder", "-h")
+		own, common := strings.Index(out, "-phases"), strings.Index(out, "-server ")
+		if !strings.HasPrefix(out, "Usage: parley-bench ladder") || own < 0 || common < 0 || own > common {
+			t.Errorf("ladder -h does not show its usage, then -phases before the common -server:\n%s", out)
+		}
+		if strings.Contains(out, "-conns") || strings.Contains(out, "-group-size") {
+			t.Errorf("ladder -h lists other scenarios' flags:\n%s", out)
+		}
+	})
+	t.Run("no scenario", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code, _ := run(context.Background(), nil, &stdout, &stderr); code != exitUsage {
+			t.Errorf("parley-bench without arguments: exit %d, want %d", code, exitUsage)
+		}
+	})
+}
+
+// TestServerRequired: with neither --server nor --start-server, nothing
+// runs against whatever listens on a default port.
+func TestServerRequired(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code, err := run(context.Background(), []string{"one-to-one", "-duration", "1s"}, &stdout, &stderr)
+	if code != exitUsage || err == nil || !strings.Contains(err.Error(), "--server") || !strings.Contains(err.Error(), "--start-server") {
+		t.Fatalf("exit %d, %v; want a usage error naming --server and --start-server", code, err)
 	}
 }

@@ -185,3 +185,39 @@ func TestTokenRefresh(t *testing.T) {
 		t.Fatal("the tokens of an ended session are kept")
 	}
 }
+
+// TestProfiles: --profile (before or after the command) and PARLEY_PROFILE
+// keep tokens apart, so two users can be logged in to one server at once.
+func TestProfiles(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	dir := filepath.Join(t.TempDir(), "cfg")
+	vars := map[string]string{"PARLEY_CONFIG_DIR": dir, "PARLEY_SERVER": s.URL()}
+	if r := parley(t, vars, "correct horse\n", "register", "--password-stdin", "alice"); r.code != 0 {
+		t.Fatalf("register alice: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := parley(t, vars, "correct horse\n", "--profile", "bob", "register", "--password-stdin", "bob"); r.code != 0 {
+		t.Fatalf("register bob: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if c := readCreds(t, dir).Servers[s.URL()]; c == nil || c.Username != "alice" {
+		t.Fatalf("default profile: %+v", c)
+	}
+	if c := readCreds(t, filepath.Join(dir, "profiles", "bob")).Servers[s.URL()]; c == nil || c.Username != "bob" {
+		t.Fatalf("profile bob: %+v", c)
+	}
+	if r := parley(t, vars, "", "logout", "--profile", "bob"); r.code != 0 {
+		t.Fatalf("logout bob: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if c := readCreds(t, dir).Servers[s.URL()]; c == nil || c.Username != "alice" {
+		t.Fatalf("bob's logout touched the default profile: %+v", c)
+	}
+	withEnv := map[string]string{"PARLEY_CONFIG_DIR": dir, "PARLEY_SERVER": s.URL(), "PARLEY_PROFILE": "carol"}
+	if r := parley(t, withEnv, "correct horse\n", "register", "--password-stdin", "carol"); r.code != 0 {
+		t.Fatalf("register carol: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if c := readCreds(t, filepath.Join(dir, "profiles", "carol")).Servers[s.URL()]; c == nil || c.Username != "carol" {
+		t.Fatalf("PARLEY_PROFILE=carol: %+v", c)
+	}
+	if r := parley(t, vars, "", "logout", "--profile", "../x"); r.code != 2 {
+		t.Errorf("a profile name with '/': exit %d, want 2 (%s)", r.code, r.stderr)
+	}
+}

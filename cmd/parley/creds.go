@@ -42,16 +42,36 @@ type credStore struct {
 // errNotLoggedIn: no credentials for the server.
 var errNotLoggedIn = errors.New("not logged in")
 
-// configDir is $PARLEY_CONFIG_DIR, else os.UserConfigDir()/parley.
+// configDir is $PARLEY_CONFIG_DIR, else os.UserConfigDir()/parley; with a
+// profile, its profiles/NAME.
 func configDir(e *env) (string, error) {
-	if d := e.getenv("PARLEY_CONFIG_DIR"); d != "" {
+	d := e.getenv("PARLEY_CONFIG_DIR")
+	if d == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("finding the config directory (set PARLEY_CONFIG_DIR): %w", err)
+		}
+		d = filepath.Join(base, "parley")
+	}
+	if e.profile == "" {
 		return d, nil
 	}
-	d, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the config directory (set PARLEY_CONFIG_DIR): %w", err)
+	if !validProfile(e.profile) {
+		return "", fmt.Errorf("%w: profile %q: use letters, digits, '_', '-' and '.'", errUsage, e.profile)
 	}
-	return filepath.Join(d, "parley"), nil
+	return filepath.Join(d, "profiles", e.profile), nil
+}
+
+func validProfile(name string) bool {
+	if name == "." || name == ".." || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func openStore(e *env) (*credStore, error) {

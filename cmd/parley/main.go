@@ -58,9 +58,14 @@ Usage:
   parley test group                  check groups: create, join, fan-out, leave
   parley test presence               check ONLINE/OFFLINE, by close and by missed pongs
 
-Every command takes --server URL (default $PARLEY_SERVER, else ` + defaultServer + `).
+Every command takes --server URL (default $PARLEY_SERVER, else ` + defaultServer + `)
+and --profile NAME (default $PARLEY_PROFILE): a profile keeps tokens of its
+own, so two users can be logged in to one server from one account, e.g.
+  parley --profile bob login bob   (or: parley login bob --profile bob)
+  parley chat --profile bob
 Tokens are kept in $PARLEY_CONFIG_DIR/credentials.json, default
-os.UserConfigDir()/parley. "parley COMMAND -h" shows a command's flags.
+os.UserConfigDir()/parley; a profile's in profiles/NAME/ under it.
+"parley COMMAND -h" shows a command's flags.
 `
 
 // env is what a command may use of the process: tests give their own.
@@ -68,6 +73,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// profile is --profile (else $PARLEY_PROFILE): the tokens of a
+	// profile are kept apart from the default ones.
+	profile string
 }
 
 func main() {
@@ -82,6 +90,19 @@ var errUsage = errors.New("usage")
 
 // run runs one command and returns the exit status.
 func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return 2
+	}
+	// --profile may also come before the command.
+	for len(args) >= 2 && (args[0] == "--profile" || args[0] == "-profile") {
+		e.profile, args = args[1], args[2:]
+	}
+	if len(args) > 0 {
+		if v, ok := strings.CutPrefix(args[0], "--profile="); ok {
+			e.profile, args = v, args[1:]
+		}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(e.stderr, usage)
 		return 2
@@ -134,6 +155,13 @@ func newFlags(name, args string, e *env) (*flag.FlagSet, *commonFlags) {
 		server = defaultServer
 	}
 	fs.StringVar(&cf.server, "server", server, "the server's HTTP listener (env PARLEY_SERVER)")
+	if e.profile == "" {
+		e.profile = e.getenv("PARLEY_PROFILE")
+	}
+	fs.Func("profile", "keep this profile's tokens apart, in profiles/NAME of the config directory (env PARLEY_PROFILE; default: none)", func(v string) error {
+		e.profile = v
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: parley %s %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()

@@ -94,6 +94,18 @@ func TestScriptedChecks(t *testing.T) {
 			if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "PASS parley test "+tc.args[1]) {
 				t.Errorf("output:\n%s", r.stdout)
 			}
+			// Each check is announced as it starts, before its result.
+			for _, w := range tc.want {
+				name := strings.TrimSuffix(strings.TrimPrefix(w, "ok   "), " (")
+				run, ok := strings.Index(r.stdout, "run  "+name), strings.Index(r.stdout, w)
+				if run < 0 || run > ok {
+					t.Errorf("%q is not announced before its result:\n%s", name, r.stdout)
+				}
+			}
+			// The accounts it cannot delete are announced, and named at the end.
+			if !strings.Contains(r.stderr, "cannot delete them") || !strings.Contains(r.stderr, "left on "+s.URL()) {
+				t.Errorf("stderr does not warn about the accounts left behind:\n%s", r.stderr)
+			}
 		})
 	}
 }
@@ -101,7 +113,7 @@ func TestScriptedChecks(t *testing.T) {
 func TestScriptedCheckFails(t *testing.T) {
 	t.Run("no server", func(t *testing.T) {
 		r := parley(t, nil, "", "test", "basic", "--server", "http://127.0.0.1:1")
-		if r.code != 1 || !strings.HasPrefix(r.stdout, "FAIL register and log in two fresh users") {
+		if r.code != 1 || !strings.HasPrefix(r.stdout, "run  register and log in two fresh users\nFAIL register and log in two fresh users") {
 			t.Fatalf("exit %d:\n%s", r.code, r.stdout)
 		}
 	})

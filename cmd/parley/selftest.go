@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/client"
@@ -53,7 +54,16 @@ func cmdTest(ctx context.Context, args []string, e *env) error {
 	if ping != nil {
 		s.pingInterval = *ping
 	}
-	defer s.cleanup()
+	// The API has no way to delete an account, so the test users stay:
+	// say so before making any, and name them at the end.
+	fmt.Fprintf(e.stderr, "NOTE: parley test registers new accounts named pt%s_* on %s and cannot delete them\n"+
+		"      (the API has no account deletion); run it against a local or test server, not production.\n", s.tag, cf.server)
+	defer func() {
+		if names := s.cleanup(); len(names) > 0 {
+			fmt.Fprintf(e.stderr, "NOTE: left on %s, logged out: %s (an operator can disable them: parleyd users disable NAME)\n",
+				cf.server, strings.Join(names, ", "))
+		}
+	}()
 	if err := fn(s); err != nil || s.failed {
 		fmt.Fprintf(e.stdout, "FAIL parley test %s against %s\n", name, cf.server)
 		return errFailed
@@ -84,8 +94,10 @@ type tester struct {
 // errStop ends a scenario after a failed check: later checks build on it.
 var errStop = errors.New("stopped after a failed check")
 
-// check runs one check and prints "ok   NAME (N ms)" or "FAIL NAME (N ms): why".
+// check runs one check: it prints "run  NAME" as it starts (some wait for
+// several ping intervals), then "ok   NAME (N ms)" or "FAIL NAME (N ms): why".
 func (s *suite) check(name string, fn func() error) error {
+	fmt.Fprintf(s.out, "run  %s\n", name)
 	start := time.Now()
 	err := fn()
 	ms := time.Since(start).Milliseconds()
@@ -201,11 +213,13 @@ func (s *suite) quiet(c *client.Conn, d time.Duration, bad func(client.Frame) bo
 	}
 }
 
-// cleanup closes the connections and ends the sessions of the test users.
-func (s *suite) cleanup() {
+// cleanup closes the connections and ends the sessions of the test users,
+// and returns their names.
+func (s *suite) cleanup() (names []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, u := range s.users {
+		names = append(names, u.name)
 		if u.conn != nil {
 			u.conn.Close()
 		}
@@ -213,6 +227,7 @@ func (s *suite) cleanup() {
 			s.api.Logout(ctx, u.tokens.Token)
 		}
 	}
+	return names
 }
 
 // after fires when a wait has lasted the timeout.

@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,6 +38,7 @@ type command struct {
 type cmdEnv struct {
 	cfg    Config
 	store  parley.Store
+	backup backupFunc // nil on PostgreSQL, or while a server holds the data directory
 	stdout io.Writer
 }
 
@@ -64,18 +67,53 @@ var commands = []command{
 	{name: "users disable", args: "NAME", help: "disable an account: its logins are refused and its sockets closed", run: usersDisable},
 	{name: "users enable", args: "NAME", help: "enable a disabled account", run: usersEnable},
 	{name: "health", help: "exit 0 if the server on -http-addr is ready (for container health checks)", run: health, noStore: true},
+	{name: "backup", args: "DIR", help: "write a consistent copy of the data directory into DIR (asks the server on -admin-addr if one runs)", run: backup},
 	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
 	{name: "seed users", help: "create accounts PREFIX00001.. (idempotent)", flags: seedFlags, run: seedUsers},
-	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedFlags, run: seedChats},
+	{name: "seed chats", help: "give each seeded user a one-to-one chat with the next -per-user users (idempotent)", flags: seedChatFlags, run: seedChats},
 	{name: "seed groups", help: "create -count groups of -size seeded users each (idempotent)", flags: seedFlags, run: seedGroups},
 }
 
 func seedFlags(fs *flag.FlagSet) {
-	fs.IntVar(&seedOpts.count, "count", 1000, "users: how many accounts; chats: how many seeded users to use; groups: how many groups")
+	fs.IntVar(&seedOpts.count, "count", 1000, "users: how many accounts; groups: how many groups")
 	fs.IntVar(&seedOpts.size, "size", 10, "groups: members per group")
-	fs.IntVar(&seedOpts.perUser, "per-user", 3, "chats: chats each user starts")
 	fs.StringVar(&seedOpts.prefix, "prefix", "user", "username prefix of seeded accounts")
 	fs.StringVar(&seedOpts.password, "password", "password", "password of every seeded account")
+}
+
+func seedChatFlags(fs *flag.FlagSet) {
+	fs.IntVar(&seedOpts.count, "count", 0, "how many seeded users to use, PREFIX00001 on (0: every seeded user there is)")
+	fs.IntVar(&seedOpts.perUser, "per-user", 3, "chats each user starts")
+	fs.StringVar(&seedOpts.prefix, "prefix", "user", "username prefix of seeded accounts")
+}
+
+// seededUsers returns how many seeded accounts exist without a gap:
+// n such that PREFIX00001..PREFIXn all exist.
+func seededUsers(ctx context.Context, store parley.Store) (int, error) {
+	have := map[string]bool{}
+	after := seedOpts.prefix
+	for {
+		page, err := store.Users(ctx, after, 1000)
+		if err != nil {
+			return 0, err
+		}
+		for _, u := range page {
+			if !strings.HasPrefix(u.Username, seedOpts.prefix) {
+				page = nil
+				break
+			}
+			have[u.Username] = true
+			after = u.Username
+		}
+		if len(page) < 1000 {
+			break
+		}
+	}
+	n := 0
+	for have[seedName(n+1)] {
+		n++
+	}
+	return n, nil
 }
 
 // runCommand runs "parleyd WORD [WORD] [flags] [ARGS]".
@@ -90,15 +128,10 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintln(stderr, "commands:")
-		tw := tabwriter.NewWriter(stderr, 0, 4, 2, ' ', 0)
-		for _, c := range commands {
-			fmt.Fprintf(tw, "  parleyd %s %s\t%s\n", c.name, c.args, c.help)
-		}
-		tw.Flush()
+		serverUsage(stderr, "parleyd")
 		return fmt.Errorf("unknown command %q", joinWords(args))
 	}
-	cfg, rest, err := parseCommandConfig("parleyd "+cmd.name, args, lookup, stderr, cmd.flags)
+	cfg, rest, err := parseCommandConfig(cmd, args, lookup, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -107,7 +140,7 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	env := &cmdEnv{cfg: cfg, stdout: stdout}
 	if !cmd.noStore {
-		if env.store, err = openStore(ctx, cfg); err != nil {
+		if env.store, env.backup, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
 			return err
 		}
 		defer env.store.Close()
@@ -143,9 +176,16 @@ func health(ctx context.Context, env *cmdEnv, _ []string) error {
 }
 
 func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
-	users, err := env.store.Users(ctx, listOpts.after, listOpts.limit)
+	if listOpts.limit < 1 {
+		return errors.New("-limit must be at least 1")
+	}
+	users, err := env.store.Users(ctx, listOpts.after, listOpts.limit+1)
 	if err != nil {
 		return err
+	}
+	more := len(users) > listOpts.limit
+	if more {
+		users = users[:listOpts.limit]
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tCREATED\tLAST SEEN\tSTATUS")
@@ -159,7 +199,13 @@ func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, parley.FormatTime(u.CreatedAt), seen, status)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more {
+		fmt.Fprintf(env.stdout, "more accounts follow: parleyd users list -after %s -limit %d\n", users[len(users)-1].Username, listOpts.limit)
+	}
+	return nil
 }
 
 func oneName(args []string) (string, error) {
@@ -186,7 +232,7 @@ func usersDisable(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.stdout, "no -admin-addr given: running servers close the user's sockets at their next session check (within 30 s)")
 		return nil
 	}
-	if err := adminPost(ctx, env.cfg.AdminAddr, "/admin/end-sessions", map[string]string{"username": name}); err != nil {
+	if err := adminPost(ctx, env.cfg, "/admin/end-sessions", map[string]string{"username": name}); err != nil {
 		fmt.Fprintf(env.stdout, "could not reach the server's admin listener (%v); its sockets close at the next session check (within 30 s)\n", err)
 		return nil
 	}
@@ -207,16 +253,28 @@ func usersEnable(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func stats(ctx context.Context, env *cmdEnv, _ []string) error {
+	out := map[string]any{}
 	st, err := env.store.Stats(ctx, time.Now())
-	if err != nil {
+	switch {
+	case err == nil:
+		out["store"] = st
+	case errBusy(err) && env.cfg.AdminAddr != "":
+		// The running server holds the message log: it answers below.
+	default:
 		return err
 	}
-	out := map[string]any{"store": st}
 	if env.cfg.AdminAddr != "" {
 		var live map[string]any
-		if err := adminGet(ctx, env.cfg.AdminAddr, "/admin/stats", &live); err != nil {
+		if err := adminGet(ctx, env.cfg, "/admin/stats", &live); err != nil {
+			if st == nil {
+				return fmt.Errorf("the server at -admin-addr holds the store and does not answer: %w", err)
+			}
 			out["live"] = "unreachable: " + err.Error()
 		} else {
+			if st == nil {
+				out["store"] = live["store"]
+			}
+			delete(live, "store")
 			out["live"] = live
 		}
 	}
@@ -262,7 +320,27 @@ func seedUsers(ctx context.Context, env *cmdEnv, _ []string) error {
 }
 
 func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
-	n, k := seedOpts.count, min(seedOpts.perUser, seedOpts.count-1)
+	// Check the users up front, so that nothing is written when they are
+	// not all there.
+	have, err := seededUsers(ctx, env.store)
+	if err != nil {
+		return err
+	}
+	n := seedOpts.count
+	if n == 0 {
+		n = have
+	}
+	if n < 2 {
+		return fmt.Errorf("seed chats needs at least 2 seeded users %s00001.., and %d exist: run parleyd seed users first", seedOpts.prefix, have)
+	}
+	if n > have {
+		return fmt.Errorf("seed chats -count %d needs the users %s..%s, and only %d exist: run parleyd seed users -count %d -prefix %s first, or give -count %d or less (or no -count)",
+			n, seedName(1), seedName(n), have, n, seedOpts.prefix, have)
+	}
+	if seedOpts.perUser < 1 {
+		return errors.New("-per-user must be at least 1")
+	}
+	k := min(seedOpts.perUser, n-1)
 	created, now := 0, time.Now()
 	var batch []*parley.Append
 	flush := func() error {
@@ -274,7 +352,7 @@ func seedChats(ctx context.Context, env *cmdEnv, _ []string) error {
 		}
 		for _, a := range batch {
 			if a.Err != nil {
-				return fmt.Errorf("seeding %s: %w (run seed users first)", a.Conv, a.Err)
+				return fmt.Errorf("seeding %s: %w", a.Conv, a.Err)
 			}
 			if !a.Duplicate {
 				created++
@@ -338,27 +416,33 @@ func seedGroups(ctx context.Context, env *cmdEnv, _ []string) error {
 	return nil
 }
 
-// adminPost and adminGet talk to a running server's admin listener.
-func adminPost(ctx context.Context, addr, path string, body any) error {
+// adminPost and adminGet talk to a running server's admin listener, with
+// the admin token of the data directory.
+func adminPost(ctx context.Context, cfg Config, path string, body any) error {
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.AdminAddr+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return adminDo(req, nil)
+	return adminDo(cfg, req, nil)
 }
 
-func adminGet(ctx context.Context, addr, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+func adminGet(ctx context.Context, cfg Config, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.AdminAddr+path, nil)
 	if err != nil {
 		return err
 	}
-	return adminDo(req, out)
+	return adminDo(cfg, req, out)
 }
 
-func adminDo(req *http.Request, out any) error {
-	c := http.Client{Timeout: 5 * time.Second}
+func adminDo(cfg Config, req *http.Request, out any) error {
+	token, err := cfg.adminToken(false)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := http.Client{Timeout: 2 * time.Minute} // a backup of a large data directory takes a while
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -377,3 +461,29 @@ func adminDo(req *http.Request, out any) error {
 func splitWords(s string) []string { return strings.Fields(s) }
 
 func joinWords(w []string) string { return strings.Join(w, " ") }
+
+// backup writes a copy of the embedded data directory: by the running
+// server when there is an admin address, else by this process.
+func backup(ctx context.Context, env *cmdEnv, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: parleyd backup DIR")
+	}
+	if env.cfg.PostgresURL != "" {
+		return errors.New("backup copies the embedded data directory; back up PostgreSQL with its own tools (pg_dump)")
+	}
+	dest, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if env.cfg.AdminAddr != "" {
+		if err := adminPost(ctx, env.cfg, "/admin/backup", map[string]string{"dir": dest}); err != nil {
+			return fmt.Errorf("backup by the server at %s: %w", env.cfg.AdminAddr, err)
+		}
+	} else if env.backup == nil {
+		return errors.New("a running parleyd holds the data directory: give its -admin-addr so that it writes the backup")
+	} else if err := env.backup(ctx, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "backup written to %s\n", dest)
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/parley-chat/parley/auth"
@@ -21,6 +22,7 @@ type Config struct {
 	ChatAddr     string
 	PresenceAddr string
 	AdminAddr    string
+	MetricsAddr  string
 	DataDir      string
 	PingInterval time.Duration
 	JWTSecret    string
@@ -30,12 +32,14 @@ type Config struct {
 	LogLevel     string
 	LogFormat    string
 	SQLiteSync   string
-	MaxQueue     int
-	NodeID       int64
-	PostgresURL  string
-	RedisURL     string
-	RedisPrefix  string
-	ShutdownWait time.Duration
+	// MemTableBytes is the message log's memtable size (0: 64 MiB).
+	MemTableBytes int
+	MaxQueue      int
+	NodeID        int64
+	PostgresURL   string
+	RedisURL      string
+	RedisPrefix   string
+	ShutdownWait  time.Duration
 
 	TLSCert, TLSKey string
 	CORSOrigins     string
@@ -43,6 +47,7 @@ type Config struct {
 
 	RateMessagesPerSec    float64
 	RateHistoryPerSec     float64
+	RateAcksPerSec        float64
 	RateGroupsPerMin      int
 	RateRegisterPerMin    int
 	RateConnectionsPerMin int
@@ -58,9 +63,10 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{"http-addr", "PARLEY_HTTP_ADDR", "HTTP listener: API, web client, /ws/chat and /ws/presence (empty: off)", (*stringValue)(&c.HTTPAddr)},
+		{"metrics-addr", "PARLEY_METRICS_ADDR", "operators' listener, without authentication: /metrics (Prometheus) and the detailed /health and /ready; keep it off the public network (empty: off)", (*stringValue)(&c.MetricsAddr)},
 		{"chat-addr", "PARLEY_CHAT_ADDR", "dedicated chat WebSocket listener (empty: off)", (*stringValue)(&c.ChatAddr)},
 		{"presence-addr", "PARLEY_PRESENCE_ADDR", "dedicated presence WebSocket listener (empty: off)", (*stringValue)(&c.PresenceAddr)},
-		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener with pprof (empty: off)", (*stringValue)(&c.AdminAddr)},
+		{"admin-addr", "PARLEY_ADMIN_ADDR", "loopback-only admin listener: pprof and the admin API, behind the token in the data directory's admin-token (empty: off)", (*stringValue)(&c.AdminAddr)},
 		{"data-dir", "PARLEY_DATA_DIR", "directory of the embedded database and the generated JWT secret", (*stringValue)(&c.DataDir)},
 		{"ping-interval", "PARLEY_PING_INTERVAL", "how often every connection is pinged (Go duration)", (*durationValue)(&c.PingInterval)},
 		{"jwt-secret", "PARLEY_JWT_SECRET", "secret that signs access tokens, at least 32 bytes (default: generated once and kept in the data directory)", (*stringValue)(&c.JWTSecret)},
@@ -68,8 +74,9 @@ func (c *Config) options() []option {
 		{"access-ttl", "PARLEY_ACCESS_TTL", "life of an access token", (*durationValue)(&c.AccessTTL)},
 		{"refresh-ttl", "PARLEY_REFRESH_TTL", "life of a session without a refresh", (*durationValue)(&c.RefreshTTL)},
 		{"log-level", "PARLEY_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
-		{"log-format", "PARLEY_LOG_FORMAT", "json or text", (*stringValue)(&c.LogFormat)},
+		{"log-format", "PARLEY_LOG_FORMAT", "json, text, or auto: text when stderr is a terminal, else json", (*stringValue)(&c.LogFormat)},
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
+		{"message-log-memtable-bytes", "PARLEY_MESSAGE_LOG_MEMTABLE_BYTES", "size of the embedded message log's memtable; a smaller one flushes and compacts more often (0: 64 MiB)", (*intValue)(&c.MemTableBytes)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
 		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
 		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},
@@ -81,6 +88,7 @@ func (c *Config) options() []option {
 		{"cors-origins", "PARLEY_CORS_ORIGINS", "comma-separated browser origins allowed besides the server's own (\"*\": any)", (*stringValue)(&c.CORSOrigins)},
 		{"trust-proxy", "PARLEY_TRUST_PROXY", "take the client address and scheme from X-Forwarded-For/-Proto (behind a load balancer)", (*boolValue)(&c.TrustProxy)},
 		{"rate-messages-per-sec", "PARLEY_RATE_MESSAGES_PER_SEC", "messages a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMessagesPerSec)},
+		{"rate-acks-per-sec", "PARLEY_RATE_ACKS_PER_SEC", "ACKs per user per second on each node, burst 4x (0: no limit)", (*floatValue)(&c.RateAcksPerSec)},
 		{"rate-history-per-sec", "PARLEY_RATE_HISTORY_PER_SEC", "history requests per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateHistoryPerSec)},
 		{"rate-groups-per-min", "PARLEY_RATE_GROUPS_PER_MIN", "groups a user may create per minute (0: no limit)", (*intValue)(&c.RateGroupsPerMin)},
 		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
@@ -94,13 +102,14 @@ func defaultConfig() Config {
 		HTTPAddr:     ":3000",
 		ChatAddr:     ":4000",
 		PresenceAddr: ":4001",
+		MetricsAddr:  "127.0.0.1:9464",
 		DataDir:      "./data",
 		PingInterval: 30 * time.Second,
 		BcryptCost:   10,
 		AccessTTL:    15 * time.Minute,
 		RefreshTTL:   30 * 24 * time.Hour,
 		LogLevel:     "info",
-		LogFormat:    "json",
+		LogFormat:    "auto",
 		SQLiteSync:   "FULL",
 		MaxQueue:     1 << 20,
 		NodeID:       -1,
@@ -109,6 +118,7 @@ func defaultConfig() Config {
 
 		RateMessagesPerSec:    50,
 		RateHistoryPerSec:     10,
+		RateAcksPerSec:        200,
 		RateGroupsPerMin:      20,
 		RateRegisterPerMin:    30,
 		RateConnectionsPerMin: 300,
@@ -117,14 +127,11 @@ func defaultConfig() Config {
 }
 
 // parseCommandConfig parses a command's flags (the server's settings, and
-// its own) and returns the remaining arguments.
-func parseCommandConfig(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet)) (Config, []string, error) {
+// its own) and returns the remaining arguments. Its -h shows the command's
+// usage and own flags first, then the settings it shares with the server.
+func parseCommandConfig(cmd *command, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, []string, error) {
 	var rest []string
-	cfg, err := parseFlags(name, args, lookup, stderr, func(fs *flag.FlagSet) {
-		if own != nil {
-			own(fs)
-		}
-	}, &rest)
+	cfg, err := parseFlags("parleyd "+cmd.name, args, lookup, stderr, cmd, &rest)
 	return cfg, rest, err
 }
 
@@ -135,13 +142,23 @@ func parseConfig(name string, args []string, lookup func(string) (string, bool),
 	return parseFlags(name, args, lookup, stderr, nil, nil)
 }
 
+// commandSettings are the server settings a command may need (the store,
+// the admin and HTTP listeners, the hash cost of seeded accounts); its -h
+// lists these, though it accepts every setting.
+var commandSettings = map[string]bool{
+	"data-dir": true, "postgres-url": true, "sqlite-sync": true, "admin-addr": true,
+	"http-addr": true, "tls-cert": true, "tls-key": true, "bcrypt-cost": true,
+}
+
 // parseFlags parses the settings plus a command's own flags; with rest
 // non-nil, arguments after the flags are returned there, and may be
 // interleaved with flags.
-func parseFlags(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, own func(*flag.FlagSet), rest *[]string) (Config, error) {
+func parseFlags(name string, args []string, lookup func(string) (string, bool), stderr io.Writer, cmd *command, rest *[]string) (Config, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	settings := flag.NewFlagSet(name, flag.ContinueOnError) // for -h only
+	settings.SetOutput(stderr)
 	opts := cfg.options()
 	for _, o := range opts {
 		if v, ok := lookup(o.env); ok && (v != "" || strings.HasSuffix(o.env, "_ADDR")) {
@@ -150,13 +167,30 @@ func parseFlags(name string, args []string, lookup func(string) (string, bool), 
 			}
 		}
 		fs.Var(o.value, o.flag, o.usage+" ($"+o.env+")")
+		if cmd == nil || commandSettings[o.flag] {
+			settings.Var(o.value, o.flag, o.usage+" ($"+o.env+")")
+		}
+	}
+	own := flag.NewFlagSet(name, flag.ContinueOnError)
+	own.SetOutput(stderr)
+	if cmd != nil && cmd.flags != nil {
+		cmd.flags(own)
+		own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n       %s migrate | seed | users | stats  (see %s COMMAND -h)\n\nFlags (each also read from the environment variable shown; flags win):\n", name, name, name)
-		fs.PrintDefaults()
-	}
-	if own != nil {
-		own(fs)
+		if cmd == nil {
+			serverUsage(stderr, name)
+			fmt.Fprintf(stderr, "\nFlags (each also read from the environment variable shown; flags win):\n")
+			settings.PrintDefaults()
+			return
+		}
+		fmt.Fprintf(stderr, "Usage: %s [flags]%s\n\n%s.\n", name, strings.TrimRight(" "+cmd.args, " "), upperFirst(cmd.help))
+		if cmd.flags != nil {
+			fmt.Fprintf(stderr, "\nFlags:\n")
+			own.PrintDefaults()
+		}
+		fmt.Fprintf(stderr, "\nSettings shared with the server (each also read from the environment variable shown; flags win;\nevery other server setting is accepted too, see %s -h):\n", strings.Fields(name)[0])
+		settings.PrintDefaults()
 	}
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -172,6 +206,23 @@ func parseFlags(name string, args []string, lookup func(string) (string, bool), 
 		args = fs.Args()[1:]
 	}
 	return cfg, cfg.validate()
+}
+
+// serverUsage is the head of parleyd -h: how to serve, and every command.
+func serverUsage(w io.Writer, name string) {
+	fmt.Fprintf(w, "Usage: %s [flags]            serve\n       %s COMMAND [flags]    run a command (%s COMMAND -h: its usage)\n\nCommands:\n", name, name, name)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
+	}
+	tw.Flush()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func (c *Config) validate() error {
@@ -193,13 +244,13 @@ func (c *Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return fmt.Errorf("log format must be json or text")
+	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
+		return fmt.Errorf("log format must be json, text or auto")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("TLS needs both a certificate and a key")
 	}
-	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
+	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateAcksPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
 		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}

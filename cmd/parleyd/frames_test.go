@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,29 +87,46 @@ func TestBadFrames(t *testing.T) {
 	})
 }
 
+// TestHealth: the public /health and /ready say ok and nothing more; the
+// operators' listener has the checks, and /metrics, which the public
+// listener does not serve.
 func TestHealth(t *testing.T) {
 	s := startServer(t, nil)
-	for _, path := range []string{"/health", "/ready"} {
-		resp, err := http.Get(s.api.BaseURL + path)
+	get := func(t *testing.T, url string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body struct {
-			Status string            `json:"status"`
-			Checks map[string]string `json:"checks"`
-		}
+		defer resp.Body.Close()
+		var body map[string]any
 		json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || body.Status != "ok" || body.Checks["store"] != "ok" {
-			t.Fatalf("%s: got %d %+v", path, resp.StatusCode, body)
+		return resp.StatusCode, body
+	}
+	for _, path := range []string{"/health", "/ready"} {
+		code, body := get(t, s.api.BaseURL+path)
+		if code != 200 || body["status"] != "ok" || len(body) != 1 {
+			t.Errorf("public %s: got %d %v, want 200 and only {\"status\":\"ok\"}", path, code, body)
+		}
+		code, body = get(t, "http://"+s.Addr("metrics")+path)
+		checks, _ := body["checks"].(map[string]any)
+		if code != 200 || body["status"] != "ok" || checks["store"] != "ok" || body["node"] == nil {
+			t.Errorf("operators' %s: got %d %v", path, code, body)
 		}
 	}
-	resp, err := http.Get(s.api.BaseURL + "/no/such/thing")
+	if code, _ := get(t, s.api.BaseURL+"/metrics"); code != 404 {
+		t.Errorf("public /metrics: got %d, want 404", code)
+	}
+	resp, err := http.Get("http://" + s.Addr("metrics") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Fatalf("unknown path: got %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "parley_connections") {
+		t.Errorf("operators' /metrics: got %d\n%.300s", resp.StatusCode, b)
+	}
+	if code, _ := get(t, s.api.BaseURL+"/no/such/thing"); code != 404 {
+		t.Fatalf("unknown path: got %d", code)
 	}
 }

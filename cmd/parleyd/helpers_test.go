@@ -44,13 +44,13 @@ func (s *syncBuffer) String() string {
 func startServer(t testing.TB, change func(*Config)) *testServer {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.HTTPAddr, cfg.ChatAddr, cfg.PresenceAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.ChatAddr, cfg.PresenceAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.BcryptCost = 4
 	cfg.SQLiteSync = "NORMAL"
 	cfg.LogLevel = "debug"
 	// Limits are off unless a test turns them on (the adversarial suite).
-	cfg.RateMessagesPerSec, cfg.RateHistoryPerSec, cfg.RateGroupsPerMin = 0, 0, 0
+	cfg.RateMessagesPerSec, cfg.RateHistoryPerSec, cfg.RateGroupsPerMin, cfg.RateAcksPerSec = 0, 0, 0, 0
 	cfg.RateRegisterPerMin, cfg.RateConnectionsPerMin, cfg.LoginMaxFailures = 0, 0, 0
 	if change != nil {
 		change(&cfg)

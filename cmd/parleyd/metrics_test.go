@@ -13,7 +13,7 @@ import (
 // sample count as name_count.
 func (s *testServer) scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(s.api.BaseURL + "/metrics")
+	resp, err := http.Get("http://" + s.Addr("metrics") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +92,18 @@ func TestMetrics(t *testing.T) {
 		"parley_http_requests_total|route=/auth/login|status=401": 1,
 		"parley_http_requests_total|route=/ws/chat|status=101":    3,
 		"parley_ack_lag_seconds|count":                            3,
+		"parley_message_log_messages":                             4,
+		"parley_message_log_chats":                                1,
 	} {
 		if got := delta(key); got != want {
 			t.Errorf("%s moved by %v, want %v", key, got, want)
 		}
+	}
+	if after["parley_message_log_up"] != 1 || after["parley_message_log_disk_bytes"] <= 0 {
+		t.Errorf("message log: up %v, %v bytes on disk", after["parley_message_log_up"], after["parley_message_log_disk_bytes"])
+	}
+	if _, ok := after["parley_message_log_compaction_debt_bytes"]; !ok {
+		t.Error("/metrics lacks the message log's compaction debt")
 	}
 	if delta("parley_store_operation_seconds|op=append_messages|count") < 1 {
 		t.Error("no append_messages timed")

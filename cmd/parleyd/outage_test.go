@@ -292,9 +292,10 @@ func (in *inbox) waitAll(t *testing.T, sent map[string]time.Time) time.Time {
 	return last
 }
 
-// healthOf returns the status code and the checks of GET /health.
+// healthOf returns the status code and the checks of GET /health on the
+// operators' listener.
 func healthOf(s *testServer) (int, map[string]string) {
-	resp, err := http.Get("http://" + s.Addr("http") + "/health")
+	resp, err := http.Get("http://" + s.Addr("metrics") + "/health")
 	if err != nil {
 		return 0, nil
 	}

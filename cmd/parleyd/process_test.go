@@ -22,8 +22,29 @@ func TestKillDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	killDurability(t, map[string]string{"PARLEY_SQLITE_SYNC": "FULL"}, func(*testserver.Server) bool { return true })
+}
+
+// TestKillDuringCompaction is TestKillDurability with a message log whose
+// 64 KiB memtable flushes every few hundred messages, killed while the log
+// says a compaction has begun and not ended.
+func TestKillDuringCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	env := map[string]string{"PARLEY_SQLITE_SYNC": "FULL", "PARLEY_MESSAGE_LOG_MEMTABLE_BYTES": "65536", "PARLEY_LOG_LEVEL": "debug"}
+	killDurability(t, env, func(srv *testserver.Server) bool {
+		logs := srv.Logs()
+		begins := strings.Count(logs, "message log compaction begins")
+		return begins >= 3 && begins > strings.Count(logs, "message log compaction ends")
+	})
+}
+
+// killDurability sends messages to a parleyd process, kills it with
+// SIGKILL once 5,000 are confirmed and killNow says so, restarts it and
+// checks that every confirmed message is stored, with no gaps.
+func killDurability(t *testing.T, env map[string]string, killNow func(*testserver.Server) bool) {
 	dir := t.TempDir()
-	env := map[string]string{"PARLEY_SQLITE_SYNC": "FULL"}
 	srv := testserver.Start(t, testserver.Options{DataDir: dir, Env: env})
 	ctx := context.Background()
 	api := client.New(srv.URL())
@@ -77,15 +98,18 @@ func TestKillDurability(t *testing.T) {
 		}()
 	}
 	// Kill once a good number of messages is confirmed.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
-		if n >= 5000 || time.Now().After(deadline) {
+		if n >= 5000 && killNow(srv) {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages confirmed and no moment to kill came within 30 s", n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	srv.Kill()
 	close(stop)

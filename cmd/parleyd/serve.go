@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -19,12 +19,11 @@ import (
 	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/hub"
 	"github.com/parley-chat/parley/metrics"
-	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/ratelimit"
 	"github.com/parley-chat/parley/redis"
-	"github.com/parley-chat/parley/sqlite"
 	"github.com/parley-chat/parley/web"
 	"github.com/parley-chat/parley/ws"
+	"golang.org/x/term"
 )
 
 // Main is a running parleyd: its store, hub and listeners.
@@ -33,6 +32,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	store   parley.Store
+	backup  backupFunc    // nil on PostgreSQL
 	redis   *redis.Client // nil on a single node
 	metrics *metrics.Metrics
 	hub     *hub.Hub
@@ -42,27 +42,52 @@ type Main struct {
 	closed  sync.Once
 }
 
-// NewMain returns a Main that logs to w.
+// NewMain returns a Main that logs to w: in text when cfg.LogFormat is
+// "text", or "auto" and w is a terminal; else one JSON object a line.
 func NewMain(cfg Config, w io.Writer) *Main {
 	level, _ := parseLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
-	if cfg.LogFormat == "text" {
+	if cfg.LogFormat == "text" || cfg.LogFormat == "auto" && isTerminal(w) {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return &Main{Config: cfg, Logger: slog.New(h), addrs: map[string]string{}}
 }
 
-// openStore opens the configured store, applying its migrations:
-// PostgreSQL when a URL is given, else the embedded SQLite database.
-func openStore(ctx context.Context, cfg Config) (parley.Store, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
+// isTerminal says whether w is a terminal (a person reads the log).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readableDurations logs durations as Go writes them ("1.25ms", "30s"),
+// in JSON too, where slog would write a count of nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		d := a.Value.Duration()
+		if d > time.Millisecond {
+			d = d.Round(time.Microsecond)
+		}
+		a.Value = slog.StringValue(d.String())
 	}
-	if cfg.PostgresURL != "" {
-		return postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
+	return a
+}
+
+// openURL is the address a person opens in a browser for the HTTP
+// listener bound to addr.
+func openURL(addr string, tls bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "parley.db"), Synchronous: cfg.SQLiteSync})
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() || ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // storeName names the configured store in logs.
@@ -70,17 +95,30 @@ func storeName(cfg Config) string {
 	if cfg.PostgresURL != "" {
 		return "postgres"
 	}
-	return "sqlite"
+	return "sqlite+pebble"
 }
 
 // Open starts the server: store, hub, transport and listeners.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
 	var err error
-	if m.store, err = openStore(ctx, cfg); err != nil {
+	if m.store, m.backup, err = openStore(ctx, cfg, m.Logger, false); err != nil {
 		return err
 	}
 	m.metrics = metrics.New()
+	if cfg.PostgresURL == "" {
+		base := m.store
+		m.metrics.MessageLog(func(ctx context.Context) (*parley.LogStats, error) {
+			st, err := base.Stats(ctx, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			if st.Log == nil {
+				return nil, errors.New("the store has no message log")
+			}
+			return st.Log, nil
+		})
+	}
 	store := m.metrics.Store(m.store)
 	secret, err := cfg.secret()
 	if err != nil {
@@ -103,6 +141,9 @@ func (m *Main) Open(ctx context.Context) error {
 			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
 			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
 			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			// Per node: a Redis round trip for each ACK would cost more
+			// than the ACK.
+			Acks: ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec))},
 		},
 	}
 	if m.redis != nil {
@@ -146,6 +187,12 @@ func (m *Main) Open(ctx context.Context) error {
 			TrustProxy: cfg.TrustProxy,
 		},
 	}
+	var adminToken string
+	if cfg.AdminAddr != "" {
+		if adminToken, err = cfg.adminToken(true); err != nil {
+			return err
+		}
+	}
 	listeners := []struct {
 		name, addr string
 		handler    http.Handler
@@ -153,13 +200,14 @@ func (m *Main) Open(ctx context.Context) error {
 		{"http", cfg.HTTPAddr, api.Handler()},
 		{"chat", cfg.ChatAddr, api.EndpointHandler(hub.Chat)},
 		{"presence", cfg.PresenceAddr, api.EndpointHandler(hub.Presence)},
-		{"admin", cfg.AdminAddr, adminHandler(m.hub)},
+		{"metrics", cfg.MetricsAddr, api.OperatorHandler()},
+		{"admin", cfg.AdminAddr, adminHandler(m.hub, store, m.backup, adminToken)},
 	}
 	for _, l := range listeners {
 		if l.addr == "" {
 			continue
 		}
-		tls := cfg.TLSCert != ""
+		tls := cfg.TLSCert != "" && l.name != "metrics" // scraped in plain HTTP, on a private network
 		if l.name == "admin" {
 			if err := checkLoopback(l.addr); err != nil {
 				return err
@@ -167,8 +215,12 @@ func (m *Main) Open(ctx context.Context) error {
 			tls = false
 		}
 		ln, err := net.Listen("tcp", l.addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s listener: %s is already in use (another parleyd?): move it with -%s-addr or PARLEY_%s_ADDR, or turn it off with an empty value",
+				l.name, l.addr, l.name, strings.ToUpper(l.name))
+		}
 		if err != nil {
-			return fmt.Errorf("%s listener: %w", l.name, err)
+			return fmt.Errorf("%s listener (-%s-addr): %w", l.name, l.name, err)
 		}
 		srv := &http.Server{
 			Handler:           l.handler,
@@ -189,9 +241,21 @@ func (m *Main) Open(ctx context.Context) error {
 				m.Logger.Error("listener failed", "listener", l.name, "err", err)
 			}
 		}()
-		m.Logger.Info("listening", "listener", l.name, "addr", ln.Addr().String())
+		m.Logger.Debug("listening", "listener", l.name, "addr", ln.Addr().String())
 	}
-	m.Logger.Info("parleyd started", "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	// One line says it all: where to point a browser, and every listener.
+	started := []any{}
+	if a := m.addrs["http"]; a != "" {
+		started = append(started, "url", openURL(a, cfg.TLSCert != ""))
+	}
+	var bound []any
+	for _, l := range listeners {
+		if a := m.addrs[l.name]; a != "" {
+			bound = append(bound, l.name, a)
+		}
+	}
+	started = append(started, slog.Group("listeners", bound...), "version", parley.Version, "store", storeName(cfg), "redis", m.redis != nil, "data_dir", cfg.DataDir, "node", m.hub.NodeName())
+	m.Logger.Info("parleyd started", started...)
 	return nil
 }
 
@@ -272,8 +336,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// Addr returns the address a listener ("http", "chat", "presence") is
-// bound to, or "" if it is off.
+// Addr returns the address a listener ("http", "chat", "presence",
+// "metrics", "admin") is bound to, or "" if it is off.
 func (m *Main) Addr(name string) string { return m.addrs[name] }
 
 // Close shuts down gracefully: readiness turns off and listeners stop

@@ -1,7 +1,7 @@
 // Package testserver runs the real parleyd binary for tests in other
 // packages: it builds cmd/parleyd once per test binary, starts it on port 0
-// in a temporary data directory, and reads the bound addresses from its
-// log.
+// in a temporary data directory, and reads the bound addresses from the
+// "parleyd started" line of its log.
 package testserver
 
 import (
@@ -30,6 +30,14 @@ var (
 // Binary builds cmd/parleyd (once) and returns the path of the binary.
 func Binary(t testing.TB) string {
 	t.Helper()
+	bin, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func build() (string, error) {
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
@@ -45,23 +53,21 @@ func Binary(t testing.TB) string {
 			buildErr = fmt.Errorf("go build ./cmd/parleyd: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return binPath, buildErr
 }
 
 // Server is a running parleyd process.
 type Server struct {
-	t       testing.TB
 	cmd     *exec.Cmd
 	DataDir string
-	// HTTP, Chat and Presence are host:port of the listeners.
-	HTTP, Chat, Presence string
-	logMu                sync.Mutex
-	logs                 strings.Builder
-	exited               chan struct{}
-	exitErr              error
+	// HTTP, Chat, Presence and Metrics are host:port of the listeners.
+	HTTP, Chat, Presence, Metrics string
+	logMu                         sync.Mutex
+	logs                          strings.Builder
+	exited                        chan struct{}
+	exitErr                       error
+	killOnLog                     string
+	killed                        bool // by KillOnLog; set before exited closes
 }
 
 // Options configure Start.
@@ -72,26 +78,57 @@ type Options struct {
 	Env map[string]string
 	// Args are extra flags.
 	Args []string
+	// KillOnLog, when set, kills the server with SIGKILL as soon as a log
+	// line contains it; Start then returns the killed server.
+	KillOnLog string
 }
 
 // Start runs parleyd and waits until its listeners are up. The process is
 // stopped (SIGTERM, then SIGKILL) when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := Binary(t)
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
+	}
+	s, err := Launch(opts)
+	if s != nil {
+		t.Cleanup(func() {
+			s.Stop()
+			if t.Failed() {
+				t.Logf("parleyd log (tail):\n%s", s.tail(40))
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Launch is Start for code without a testing.TB (a TestMain, for
+// examples): opts.DataDir must be given, and the caller stops the server.
+// On an error after the process started, the server is returned too.
+func Launch(opts Options) (*Server, error) {
+	bin, err := build()
+	if err != nil {
+		return nil, err
+	}
+	if opts.DataDir == "" {
+		return nil, fmt.Errorf("testserver.Launch needs a data directory")
 	}
 	env := map[string]string{
 		"PARLEY_HTTP_ADDR":     "127.0.0.1:0",
 		"PARLEY_CHAT_ADDR":     "127.0.0.1:0",
 		"PARLEY_PRESENCE_ADDR": "127.0.0.1:0",
+		"PARLEY_METRICS_ADDR":  "127.0.0.1:0",
 		"PARLEY_DATA_DIR":      opts.DataDir,
 		"PARLEY_BCRYPT_COST":   "4",
 		"PARLEY_LOG_LEVEL":     "info",
+		"PARLEY_LOG_FORMAT":    "json", // readLog reads it
 		// Limits are off unless a test sets them.
 		"PARLEY_RATE_MESSAGES_PER_SEC":    "0",
 		"PARLEY_RATE_HISTORY_PER_SEC":     "0",
+		"PARLEY_RATE_ACKS_PER_SEC":        "0",
 		"PARLEY_RATE_GROUPS_PER_MIN":      "0",
 		"PARLEY_RATE_REGISTER_PER_MIN":    "0",
 		"PARLEY_RATE_CONNECTIONS_PER_MIN": "0",
@@ -107,11 +144,11 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &Server{t: t, cmd: cmd, DataDir: opts.DataDir, exited: make(chan struct{})}
+	s := &Server{cmd: cmd, DataDir: opts.DataDir, exited: make(chan struct{}), killOnLog: opts.KillOnLog}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting parleyd: %v", err)
+		return nil, fmt.Errorf("starting parleyd: %v", err)
 	}
 	ready := make(chan struct{})
 	go func() {
@@ -121,20 +158,17 @@ func Start(t testing.TB, opts Options) *Server {
 		s.exitErr = cmd.Wait()
 		close(s.exited)
 	}()
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("parleyd log (tail):\n%s", s.tail(40))
-		}
-	})
 	select {
 	case <-ready:
+		return s, nil
 	case <-s.exited:
-		t.Fatalf("parleyd exited before it was ready: %v\n%s", s.exitErr, s.Logs())
+		if s.killed {
+			return s, nil
+		}
+		return s, fmt.Errorf("parleyd exited before it was ready: %v\n%s", s.exitErr, s.Logs())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("parleyd not ready after 30s\n%s", s.Logs())
+		return s, fmt.Errorf("parleyd not ready after 30s\n%s", s.Logs())
 	}
-	return s
 }
 
 // readLog keeps the log and signals ready on "parleyd started".
@@ -147,22 +181,19 @@ func (s *Server) readLog(r io.Reader, ready chan struct{}) {
 		s.logMu.Lock()
 		s.logs.WriteString(line + "\n")
 		s.logMu.Unlock()
+		if s.killOnLog != "" && !s.killed && strings.Contains(line, s.killOnLog) {
+			s.killed = true
+			s.cmd.Process.Signal(syscall.SIGKILL)
+		}
 		var rec struct {
-			Msg      string `json:"msg"`
-			Listener string `json:"listener"`
-			Addr     string `json:"addr"`
+			Msg       string            `json:"msg"`
+			Listeners map[string]string `json:"listeners"`
 		}
 		if json.Unmarshal([]byte(line), &rec) != nil {
 			continue
 		}
-		switch {
-		case rec.Msg == "listening" && rec.Listener == "http":
-			s.HTTP = rec.Addr
-		case rec.Msg == "listening" && rec.Listener == "chat":
-			s.Chat = rec.Addr
-		case rec.Msg == "listening" && rec.Listener == "presence":
-			s.Presence = rec.Addr
-		case rec.Msg == "parleyd started" && !signaled:
+		if rec.Msg == "parleyd started" && !signaled {
+			s.HTTP, s.Chat, s.Presence, s.Metrics = rec.Listeners["http"], rec.Listeners["chat"], rec.Listeners["presence"], rec.Listeners["metrics"]
 			signaled = true
 			close(ready)
 		}

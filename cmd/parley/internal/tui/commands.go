@@ -38,13 +38,12 @@ func (m *Model) command(line string) tea.Cmd {
 	case "/quit", "/exit", "/q":
 		return tea.Quit
 	case "/help", "/h", "/?":
-		target := c
-		if target == nil {
-			m.setStatus(strings.ReplaceAll(Help, "\n", "; "))
+		if c == nil {
+			m.setStatus("the commands are listed on the right")
 			return nil
 		}
 		for _, l := range strings.Split(Help, "\n") {
-			target.addNotice(l)
+			c.addNotice(l) // wrapped to the pane when drawn
 		}
 	case "/chat", "/msg":
 		if len(args) != 1 {

@@ -146,6 +146,7 @@ func (m *Model) success(f client.Frame) {
 		return
 	}
 	delete(m.reqs, f.ID)
+	m.clearError() // a request worked: an earlier error is stale
 	c := m.byKey[r.key]
 	switch r.kind {
 	case reqSend:
@@ -205,6 +206,7 @@ func (m *Model) failure(f client.Frame) {
 		return
 	}
 	delete(m.reqs, f.ID)
+	m.clearError() // a request worked: an earlier error is stale
 	c := m.byKey[r.key]
 	switch r.kind {
 	case reqSend:

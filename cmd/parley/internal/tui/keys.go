@@ -70,6 +70,7 @@ func (m *Model) submit() tea.Cmd {
 		return nil
 	}
 	m.input.Reset()
+	m.clearError() // the new line makes an old error stale; its own replace it
 	if strings.HasPrefix(line, "/") && !strings.HasPrefix(line, "//") {
 		return m.command(line)
 	}

@@ -271,6 +271,13 @@ func (m *Model) Username() string { return m.me }
 func (m *Model) setStatus(s string) { m.status, m.isErr = s, false }
 func (m *Model) setError(s string)  { m.status, m.isErr = s, true }
 
+// clearError removes an error from the status line (a notice stays).
+func (m *Model) clearError() {
+	if m.isErr {
+		m.status, m.isErr = "", false
+	}
+}
+
 // ensure returns the conversation with key, adding it (with title) at the
 // end of the list if it is new.
 func (m *Model) ensure(key string, group bool, title string) *Conversation {

@@ -100,10 +100,12 @@ func (m *Model) paneView(w, h int) []string {
 	c := m.Selected()
 	if c == nil {
 		out[0] = bold.Render("no conversations yet")
-		for i, l := range strings.Split(Help, "\n") {
-			if i+2 < h {
-				out[i+2] = dim.Render(l)
+		row := 2
+		for _, l := range helpLines(w) {
+			if row < h {
+				out[row] = dim.Render(l)
 			}
+			row++
 		}
 		return out
 	}
@@ -123,7 +125,9 @@ func (m *Model) header(c *Conversation) string {
 	if c.Group {
 		return bold.Render("# "+clean(c.Title)) + dim.Render("  "+c.Key)
 	}
-	status := "presence unknown"
+	// A chat the server did not list in INIT_DATA is new: its users become
+	// contacts, and see each other's presence, with its first message.
+	status := "presence shows after the first message"
 	switch c.Status {
 	case "ONLINE":
 		status = green.Render("online")
@@ -208,6 +212,25 @@ func (m *Model) messageLines(msg Message, w int) []string {
 // indent is how far the lines after the first of a message are indented:
 // past the time.
 const indent = 6
+
+// helpLines is Help wrapped to w cells; a line's continuation is indented
+// to its description column (22 cells) where the width allows.
+func helpLines(w int) []string {
+	const col = 22
+	var out []string
+	for _, l := range strings.Split(Help, "\n") {
+		cont := ""
+		if w >= col+20 && len(l) > col && strings.HasPrefix(l, "/") {
+			cont = strings.Repeat(" ", col)
+		}
+		wrapped := strings.Split(ansi.Wrap(l, max(w-len(cont), 10), ""), "\n")
+		out = append(out, wrapped[0])
+		for _, r := range wrapped[1:] {
+			out = append(out, cont+strings.TrimLeft(r, " "))
+		}
+	}
+	return out
+}
 
 func (m *Model) statusLine() string {
 	var conn string

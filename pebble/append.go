@@ -1,0 +1,290 @@
+package pebble
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// pending is what one write batch has set and not yet committed, so that
+// later items of the same batch see it.
+type pending struct {
+	last    map[string]int64  // conv -> last seq
+	cursors map[string]int64  // cursorKey -> seq
+	idem    map[string]string // idemKey -> msgKey
+	msgs    map[string][]byte // msgKey -> record
+	chats   int64
+	count   int64
+}
+
+func newPending() *pending {
+	return &pending{last: map[string]int64{}, cursors: map[string]int64{}, idem: map[string]string{}, msgs: map[string][]byte{}}
+}
+
+// AppendMessages stores a batch in one synced Pebble batch; see
+// parley.MessageLog.
+func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed.Load() {
+		return errClosed
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	p := newPending()
+	now := l.now()
+	for _, a := range batch {
+		if err := l.append(b, p, a, now); err != nil {
+			for _, a := range batch {
+				a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
+			}
+			return fmt.Errorf("pebble: append messages: %w", err)
+		}
+	}
+	for conv, seq := range p.last {
+		if err := b.Set(lastKey(conv), encodeInt(seq), nil); err != nil {
+			return fmt.Errorf("pebble: append messages: %w", err)
+		}
+	}
+	if p.count > 0 {
+		if err := b.Set(countsKey, l.counts(p.count, p.chats), nil); err != nil {
+			return fmt.Errorf("pebble: append messages: %w", err)
+		}
+	}
+	if err := b.Commit(syncWrite); err != nil {
+		for _, a := range batch {
+			a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
+		}
+		return fmt.Errorf("pebble: append messages: %w", err)
+	}
+	l.messages += p.count
+	l.chats += p.chats
+	l.keepCursors(p)
+	if len(l.seqs)+len(p.last) > maxCached {
+		clear(l.seqs)
+	}
+	for conv, seq := range p.last {
+		l.seqs[conv] = seq
+	}
+	return nil
+}
+
+// counts encodes the totals after adding a batch's.
+func (l *Log) counts(messages, chats int64) []byte {
+	return append(encodeInt(l.messages+messages), encodeInt(l.chats+chats)...)
+}
+
+type setter interface {
+	Set(key, value []byte, _ *writeOptions) error
+}
+
+// append adds one message to the batch. A returned error fails the batch;
+// a problem with this message alone goes into a.Err.
+func (l *Log) append(b setter, p *pending, a *parley.Append, now time.Time) error {
+	a.Message, a.Duplicate, a.Err = parley.Message{}, false, nil
+	if a.ClientID != "" {
+		dup, err := l.original(p, a)
+		if err != nil || dup {
+			return err
+		}
+	}
+	if a.Invalid != nil {
+		a.Err, a.Recipients = a.Invalid, nil
+		return nil
+	}
+	last, err := l.lastSeq(p, a.Conv)
+	if err != nil {
+		return err
+	}
+	seq := last + 1
+	created := a.Time
+	if created.IsZero() {
+		created = now
+	}
+	r := record{created: created.UnixMilli(), id: a.ID, from: a.From, clientID: a.ClientID, content: a.Content}
+	mk, rv := msgKey(a.Conv, seq), r.encode()
+	if err := b.Set(mk, rv, nil); err != nil {
+		return err
+	}
+	p.msgs[string(mk)] = rv
+	if a.ClientID != "" {
+		ik := idemKey(a.From, a.ClientID)
+		if err := b.Set(ik, encodeIdem(a.Conv, seq), nil); err != nil {
+			return err
+		}
+		p.idem[string(ik)] = string(mk)
+	}
+	p.last[a.Conv] = seq
+	p.count++
+
+	// The sender's cursor follows their own message if it stood right
+	// behind it: a user's own messages count as delivered to them.
+	ck := cursorKey(a.From, a.Conv)
+	cur, err := l.cursor(p, ck)
+	if err != nil {
+		return err
+	}
+	if cur == seq-1 {
+		if err := b.Set(ck, encodeInt(seq), nil); err != nil {
+			return err
+		}
+		p.cursors[string(ck)] = seq
+	}
+	group := parley.IsGroupID(a.Conv)
+	if seq == 1 && !group {
+		if err := b.Set(chatKey(a.From, a.To), nil, nil); err != nil {
+			return err
+		}
+		if err := b.Set(chatKey(a.To, a.From), nil, nil); err != nil {
+			return err
+		}
+		p.chats++
+	}
+	a.Message = r.message(a.Conv, seq)
+	return nil
+}
+
+// original looks up the message stored earlier under a's idempotency key,
+// in this batch or before it, and if there is one makes it a's result.
+func (l *Log) original(p *pending, a *parley.Append) (bool, error) {
+	ik := idemKey(a.From, a.ClientID)
+	var mk, rv []byte
+	if k, ok := p.idem[string(ik)]; ok {
+		mk, rv = []byte(k), p.msgs[k]
+	} else {
+		v, err := l.get(ik)
+		if err != nil || v == nil {
+			return false, err
+		}
+		conv, seq, err := decodeIdem(v)
+		if err != nil {
+			return false, err
+		}
+		mk = msgKey(conv, seq)
+		if rv, err = l.get(mk); err != nil {
+			return false, err
+		}
+		if rv == nil {
+			return false, fmt.Errorf("idempotency key of %s names missing message %s/%d", a.From, conv, seq)
+		}
+	}
+	r, err := decodeRecord(rv)
+	if err != nil {
+		return false, err
+	}
+	conv, _, err := readString(mk[1:])
+	if err != nil {
+		return false, err
+	}
+	a.Message, a.Duplicate, a.Recipients = r.message(conv, seqOf(mk)), true, nil
+	return true, nil
+}
+
+// lastSeq returns a conversation's last seq: this batch's, the cached one,
+// or the stored one. The caller holds wmu.
+func (l *Log) lastSeq(p *pending, conv string) (int64, error) {
+	if p != nil {
+		if seq, ok := p.last[conv]; ok {
+			return seq, nil
+		}
+	}
+	if seq, ok := l.seqs[conv]; ok {
+		return seq, nil
+	}
+	seq, err := l.getInt(lastKey(conv))
+	if err != nil {
+		return 0, err
+	}
+	if seq > 0 {
+		if len(l.seqs) >= maxCached {
+			clear(l.seqs)
+		}
+		l.seqs[conv] = seq
+	}
+	return seq, nil
+}
+
+// cursor returns a cursor: this batch's, the cached one or the stored one.
+// The caller holds wmu.
+func (l *Log) cursor(p *pending, ck []byte) (int64, error) {
+	if seq, ok := p.cursors[string(ck)]; ok {
+		return seq, nil
+	}
+	if seq, ok := l.cursors[string(ck)]; ok {
+		return seq, nil
+	}
+	seq, err := l.getInt(ck)
+	if err == nil {
+		l.cacheCursor(string(ck), seq)
+	}
+	return seq, err
+}
+
+// keepCursors caches the cursors a committed batch wrote.
+func (l *Log) keepCursors(p *pending) {
+	for k, seq := range p.cursors {
+		l.cacheCursor(k, seq)
+	}
+}
+
+func (l *Log) cacheCursor(k string, seq int64) {
+	if len(l.cursors) >= maxCached {
+		clear(l.cursors)
+	}
+	l.cursors[k] = seq
+}
+
+// LastSeq returns the seq of a conversation's newest message.
+func (l *Log) LastSeq(ctx context.Context, conv string) (int64, error) {
+	if err := l.use(); err != nil {
+		return 0, err
+	}
+	defer l.done()
+	seq, err := l.getInt(lastKey(conv))
+	if err != nil {
+		return 0, fmt.Errorf("pebble: last seq: %w", err)
+	}
+	return seq, nil
+}
+
+// Ack moves cursors forward, each clamped to its conversation's last seq.
+// A conversation with no messages gets no cursor.
+func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed.Load() {
+		return errClosed
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	p := newPending()
+	for _, c := range cursors {
+		last, err := l.lastSeq(nil, c.Conv)
+		if err != nil {
+			return fmt.Errorf("pebble: ack: %w", err)
+		}
+		seq := min(c.Seq, last)
+		ck := cursorKey(c.Username, c.Conv)
+		cur, err := l.cursor(p, ck)
+		if err != nil {
+			return fmt.Errorf("pebble: ack: %w", err)
+		}
+		if seq <= cur {
+			continue
+		}
+		if err := b.Set(ck, encodeInt(seq), nil); err != nil {
+			return fmt.Errorf("pebble: ack: %w", err)
+		}
+		p.cursors[string(ck)] = seq
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(syncWrite); err != nil {
+		return fmt.Errorf("pebble: ack: %w", err)
+	}
+	l.keepCursors(p)
+	return nil
+}

@@ -1,0 +1,11 @@
+package redis_test
+
+import (
+	"testing"
+
+	"github.com/parley-chat/parley/internal/testenv"
+)
+
+// TestMain says when the tests that need PostgreSQL or Redis were skipped,
+// and which variable would run them.
+func TestMain(m *testing.M) { testenv.Main(m, "redis") }
