@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,10 @@ import (
 )
 
 var ctx = context.Background()
+
+// TestMain says when the tests that need Cassandra were skipped, and which
+// variable would run them.
+func TestMain(m *testing.M) { testenv.Main(m, "cassandra") }
 
 // open opens a log on a fresh keyspace, with small buckets so that tests
 // cross partitions.
@@ -43,75 +46,6 @@ func openConfig(t testing.TB, cfg cassandra.Config) *cassandra.DB {
 	return db
 }
 
-// accounts makes an SQLite store the account half of a split store, for
-// the conformance suite: it answers the Directory from the store's own
-// reads. (An account store of the project's own replaces it once one
-// exists.)
-type accounts struct{ *sqlite.DB }
-
-func (a accounts) UserExists(ctx context.Context, username string) (bool, error) {
-	_, err := a.User(ctx, username)
-	if parley.ErrorCode(err) == parley.ENOTFOUND {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (a accounts) GroupMembers(ctx context.Context, id string) ([]string, error) {
-	if _, err := a.Group(ctx, id); parley.ErrorCode(err) == parley.ENOTFOUND {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	ms, err := a.Members(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(ms))
-	for _, m := range ms {
-		names = append(names, m.Username)
-	}
-	return names, nil
-}
-
-func (a accounts) UserGroups(ctx context.Context, username string) ([]parley.GroupSummary, error) {
-	in, err := a.DB.Inbox(ctx, username)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]parley.GroupSummary, len(in.Groups))
-	for i, g := range in.Groups {
-		out[i] = parley.GroupSummary{GroupID: g.GroupID, Name: g.Name}
-	}
-	slices.SortFunc(out, func(x, y parley.GroupSummary) int { return cmpString(x.GroupID, y.GroupID) })
-	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (a accounts) LastSeen(ctx context.Context, names []string) ([]time.Time, error) {
-	out := make([]time.Time, len(names))
-	for i, n := range names {
-		u, err := a.User(ctx, n)
-		if parley.ErrorCode(err) == parley.ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = u.LastSeen
-	}
-	return out, nil
-}
-
 func splitStore(t testing.TB) parley.Store {
 	t.Helper()
 	log, _ := open(t)
@@ -119,7 +53,7 @@ func splitStore(t testing.TB) parley.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := parley.Split(accounts{acc}, log)
+	s := parley.Split(acc, log)
 	t.Cleanup(func() { acc.Close() })
 	return s
 }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // accept connections, the test is skipped, or fails in CI.
 func CassandraHosts(t testing.TB) []string {
 	t.Helper()
-	v := serviceURL(t, "PARLEY_TEST_CASSANDRA_HOSTS")
+	v := ServiceURL(t, "PARLEY_TEST_CASSANDRA_HOSTS")
 	hosts := strings.Split(v, ",")
 	addr := hosts[0]
 	if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -26,7 +27,7 @@ func CassandraHosts(t testing.TB) []string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PARLEY_TEST_CASSANDRA_HOSTS=%s is unreachable: %v", v, err)
 		}
-		t.Skipf("PARLEY_TEST_CASSANDRA_HOSTS=%s is unreachable: %v", v, err)
+		skip(t, "PARLEY_TEST_CASSANDRA_HOSTS", fmt.Sprintf("PARLEY_TEST_CASSANDRA_HOSTS=%s is unreachable: %v", v, err))
 	}
 	c.Close()
 	return hosts
