@@ -300,12 +300,29 @@ func TestUnavailable(t *testing.T) {
 		if parley.ErrorCode(err) != parley.EUNAVAILABLE {
 			t.Fatalf("append on a closed log: got %v (code %s), want unavailable", err, parley.ErrorCode(err))
 		}
-		if _, _, err := db.History(ctx, "alice-bob", parley.Page{Limit: 5}); parley.ErrorCode(err) != parley.EUNAVAILABLE {
-			t.Fatalf("history on a closed log: got %v, want unavailable", err)
-		}
 		if parley.ErrorMessage(err) == "internal error" {
 			t.Fatalf("an unavailable error must show its domain message, got %q", parley.ErrorMessage(err))
 		}
+		check := func(name string, err error) {
+			t.Helper()
+			if parley.ErrorCode(err) != parley.EUNAVAILABLE {
+				t.Errorf("%s on a closed log: got %v, want unavailable", name, err)
+			}
+		}
+		_, _, err = db.History(ctx, "alice-bob", parley.Page{Limit: 5})
+		check("History", err)
+		_, err = db.Undelivered(ctx, "bob", "alice-bob", 0, 10)
+		check("Undelivered", err)
+		_, err = db.Inbox(ctx, "bob", nil)
+		check("Inbox", err)
+		_, err = db.Contacts(ctx, "bob")
+		check("Contacts", err)
+		_, err = db.LastSeq(ctx, "alice-bob")
+		check("LastSeq", err)
+		_, err = db.Stats(ctx)
+		check("Stats", err)
+		check("Ping", db.Ping(ctx))
+		check("Ack", db.Ack(ctx, []parley.Cursor{{Username: "bob", Conv: "alice-bob", Seq: 1}}))
 	})
 }
 
