@@ -171,6 +171,11 @@ func TestTwoNodesAppendGapless(t *testing.T) {
 	if last, err := a.LastSeq(ctx, "alice-bob"); err != nil || last != int64(len(all)) {
 		t.Fatalf("last seq: got %d, %v; want %d", last, err, len(all))
 	}
+	// Paging back across buckets, from far beyond the end.
+	page, more, err := a.History(ctx, "alice-bob", parley.Page{Before: 1 << 40, Limit: 12})
+	if err != nil || len(page) != 12 || !more || page[11].Seq != int64(len(all)) || page[0].Seq != int64(len(all)-11) {
+		t.Fatalf("newest 12 from far beyond the end: got %d messages (more=%v), %v", len(page), more, err)
+	}
 }
 
 // Repeats of one (sender, client id) on two nodes at once store one

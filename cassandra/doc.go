@@ -44,7 +44,17 @@
 //
 // When a conditional batch times out its outcome is unknown; a read at
 // LOCAL_SERIAL of its first row (which finishes any Paxos round in flight)
-// tells whether it was stored before it is retried.
+// tells whether it was stored before it is retried. When even that read
+// fails, the items fail as EUNAVAILABLE although they may have been
+// stored; their claims are kept, so that a client's retry finds the message
+// rather than storing it again.
+//
+// The append path remembers each conversation's head in memory (a hint
+// that is never ahead, since heads only grow): a node appending to a
+// conversation again skips the two reads that find the head, and a stale
+// hint only costs one lost conditional batch, whose answer carries the
+// current last seq. Reads that must be current (LastSeq, History, Inbox)
+// never use it.
 //
 // # Idempotency, and a crash between claim and message
 //
@@ -66,6 +76,9 @@
 //     up) before storing it, and the repeat takes the claim over with
 //     UPDATE ... IF msg_id = <the dead claim's id> and stores its own
 //     message.
+//
+// A claim that times out is tried again: the try that was applied is
+// recognised by its message id in the claim's row.
 //
 // A writer never sends a conditional batch for a message more than half a
 // lease after claiming its key (the item fails with EUNAVAILABLE instead),
@@ -98,7 +111,8 @@
 //
 // Reads and writes use Config.Consistency (default LOCAL_QUORUM);
 // conditional writes use LOCAL_SERIAL. Every request is bounded by
-// Config.Timeout. The driver retries only statements marked idempotent
+// Config.Timeout (default 10 s, above Cassandra's own request timeouts, so
+// that its answer, not the driver's, is the one seen). The driver retries only statements marked idempotent
 // (reads, upserts, deletes); conditional writes are never retried blindly.
 // Errors that mean Cassandra cannot answer now (no node reachable, not
 // enough replicas, timeouts, overload) carry parley.EUNAVAILABLE.

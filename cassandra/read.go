@@ -159,13 +159,15 @@ func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]par
 		}
 		return parley.PageResult(rows, page)
 	}
-	before := page.Before
-	if before <= 0 {
-		_, last, err := db.head(ctx, conv, false)
-		if err != nil {
-			return nil, false, err
-		}
-		before = last + 1
+	// Clamped to the head: buckets above it are empty, and a Before far
+	// beyond it must not walk them one by one.
+	_, last, err := db.head(ctx, conv, false)
+	if err != nil {
+		return nil, false, err
+	}
+	before := last + 1
+	if page.Before > 0 {
+		before = min(page.Before, before)
 	}
 	rows = []parley.Message{}
 	for b := db.bucket(before - 1); before > 1 && len(rows) < page.Limit; b-- {
