@@ -40,7 +40,8 @@
 // conversation, holds 1..last with no hole. A failed item (Invalid) takes
 // no seq. A batch of 1,024 messages over 1,000 conversations costs about
 // one Paxos round per conversation (more for conversations contended by
-// several nodes), run in parallel (Config.Parallel).
+// several nodes) and one per message with a client id (its claim, below),
+// run in parallel (Config.Parallel).
 //
 // When a conditional batch times out its outcome is unknown; a read at
 // LOCAL_SERIAL of its first row (which finishes any Paxos round in flight)
