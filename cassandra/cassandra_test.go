@@ -343,3 +343,27 @@ func rawSession(t testing.TB, cfg cassandra.Config) *gocql.Session {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// A second Open on a migrated keyspace applies nothing again, and every
+// migration is recorded once.
+func TestMigrationsRecorded(t *testing.T) {
+	_, cfg := open(t)
+	openConfig(t, cfg)
+	s := rawSession(t, cfg)
+	var versions []int
+	iter := s.Query(`SELECT version FROM schema_migrations`).Iter()
+	var v int
+	for iter.Scan(&v) {
+		versions = append(versions, v)
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 {
+		t.Fatalf("recorded migrations: got %v, want 1 and 2", versions)
+	}
+	var grace int
+	if err := s.Query(`SELECT gc_grace_seconds FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'cursors'`, cfg.Keyspace).Scan(&grace); err != nil || grace != 3600 {
+		t.Fatalf("cursors' gc_grace_seconds: got %d, %v; want 3600", grace, err)
+	}
+}

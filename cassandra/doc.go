@@ -106,7 +106,9 @@
 // single-partition batch, a row at the new seq and a range deletion of the
 // rows below it. The newest row is always the greatest seq ever written,
 // whichever writes race: a cursor never moves back, without a read before
-// the write or a Paxos round.
+// the write or a Paxos round. A deleted row that comes back is below the
+// cursor and changes nothing, so the cursors table purges its tombstones
+// after an hour (gc_grace_seconds), not ten days.
 //
 // # Consistency, timeouts, retries, errors
 //
