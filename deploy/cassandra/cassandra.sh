@@ -54,8 +54,12 @@ classpath() {
     local tmp
     tmp="$(mktemp -d "$cache/$version/lib.XXXXXX")"
     echo "cassandra.sh: resolving cassandra-all $version and its dependencies into $lib" >&2
-    (cd "$here" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp") >&2 \
-      || { rm -rf "$tmp"; die "mvn dependency:copy-dependencies failed"; }
+    if ! (cd "$here" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp") >"$tmp.log" 2>&1; then
+      cat "$tmp.log" >&2
+      rm -rf "$tmp" "$tmp.log"
+      die "mvn dependency:copy-dependencies failed"
+    fi
+    rm -f "$tmp.log"
     touch "$tmp/.complete"
     mv -T "$tmp" "$lib" 2>/dev/null || rm -rf "$tmp"
     [ -f "$lib/.complete" ] || die "resolving the classpath into $lib failed"
