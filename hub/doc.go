@@ -24,6 +24,11 @@
 //   - Socket writes never block: a connection whose outbound queue passes
 //     its byte bound is closed with 1013 (its messages stay stored and come
 //     back as offline messages), so a slow client never slows anyone else.
+//     The opening pass (INIT_DATA, offline messages, INFO) is the one
+//     exception: its goroutine waits for room (Socket.WaitRoom) instead, so
+//     that a slow link gets its backlog rather than a 1013; it handles the
+//     ACKs at the head of the inbox as it goes. A closing connection still
+//     applies the ACKs it had queued.
 //   - ACKs and last-seen times are kept in memory and stored every 100 ms
 //     (and before a connection of the user reads them); losing them in a
 //     crash means a message is delivered again, never lost.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"slices"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/protocol"
@@ -32,6 +33,9 @@ func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
 			members = append(members, m)
 		}
 	}
+	if err := c.hub.groupRoom(ctx, "", append([]string{c.user}, members...)); err != nil {
+		return err
+	}
 	g := &parley.Group{ID: c.hub.newGroupID(), Name: name, Owner: c.user, Private: f.Private, CreatedAt: c.hub.now()}
 	if err := c.hub.store.CreateGroup(ctx, g, members, g.CreatedAt); err != nil {
 		return err
@@ -53,6 +57,9 @@ func (c *Conn) joinGroup(ctx context.Context, f *protocol.Frame) error {
 	if err := checkGroupID(f.GroupID); err != nil {
 		return err
 	}
+	if err := c.hub.groupRoom(ctx, f.GroupID, []string{c.user}); err != nil {
+		return err
+	}
 	joined, err := c.hub.store.JoinGroup(ctx, f.GroupID, c.user, c.hub.now())
 	if err != nil {
 		return err
@@ -67,6 +74,9 @@ func (c *Conn) addMember(ctx context.Context, f *protocol.Frame) error {
 	}
 	if err := parley.ValidateUsername(f.Username); err != nil {
 		return parley.Errorf(parley.EINVALID, "username is not a valid username")
+	}
+	if err := c.hub.groupRoom(ctx, f.GroupID, []string{f.Username}); err != nil {
+		return err
 	}
 	added, err := c.hub.store.AddMember(ctx, f.GroupID, c.user, f.Username, c.hub.now())
 	if err != nil {
@@ -162,6 +172,31 @@ func (c *Conn) membersOf(ctx context.Context, groupID string) ([]parley.Member, 
 		}
 	}
 	return nil, parley.Errorf(parley.EFORBIDDEN, "you are not a member of group %q", groupID)
+}
+
+// groupRoom returns EFORBIDDEN if one of users is already in
+// MaxGroupsPerUser groups, not counting groupID (a member being added
+// again changes nothing). It is checked before the change, outside its
+// transaction: concurrent additions can overshoot the bound by a few.
+func (h *Hub) groupRoom(ctx context.Context, groupID string, users []string) error {
+	limit := h.cfg.MaxGroupsPerUser
+	if limit <= 0 {
+		return nil
+	}
+	for _, u := range users {
+		in, err := h.store.Inbox(ctx, u)
+		if err != nil {
+			return err
+		}
+		if len(in.Groups) < limit {
+			continue
+		}
+		if groupID != "" && slices.ContainsFunc(in.Groups, func(g parley.GroupSummary) bool { return g.GroupID == groupID }) {
+			continue
+		}
+		return parley.Errorf(parley.EFORBIDDEN, "%s is already in %d groups, the most allowed", u, limit)
+	}
+	return nil
 }
 
 // logOnly logs an error that happened after the reply was sent; the client

@@ -291,6 +291,8 @@ func (c *Conn) handleRequest(ctx context.Context, f *protocol.Frame) bool {
 		err = c.removeMember(ctx, f, c.user)
 	case protocol.TypeGroupMembers:
 		err = c.groupMembers(ctx, f)
+	case protocol.TypeGetChats, protocol.TypeGetGroups:
+		err = c.listConversations(ctx, f)
 	default:
 		err = parley.Errorf(parley.EINVALID, "unknown frame type")
 	}

@@ -44,6 +44,14 @@ type Config struct {
 	// MaxInbound bounds the frames a connection may have waiting to be
 	// processed; past it the connection is closed. Default 1024.
 	MaxInbound int
+	// InitListMax bounds the chats, and the groups, that INIT_DATA lists
+	// (and a GET_CHATS or GET_GROUPS page), so that its size is bounded
+	// whatever others do: anyone can start a chat with a user or add them
+	// to an open group. Default 500.
+	InitListMax int
+	// MaxGroupsPerUser bounds the groups a user can be in; joining,
+	// creating or being added past it is ERROR forbidden. 0: no bound.
+	MaxGroupsPerUser int
 	// FanoutWorkers delivers committed messages; default GOMAXPROCS.
 	FanoutWorkers int
 	// Limits rate-limit users' requests; a nil limiter allows everything.
@@ -143,6 +151,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.MaxInbound <= 0 {
 		cfg.MaxInbound = 1024
+	}
+	if cfg.InitListMax <= 0 {
+		cfg.InitListMax = 500
 	}
 	if cfg.FanoutWorkers <= 0 {
 		cfg.FanoutWorkers = runtime.GOMAXPROCS(0)

@@ -94,11 +94,13 @@ func (m *Main) Open(ctx context.Context) error {
 		checks = append(checks, parleyhttp.Check{Name: "redis", Fn: m.redis.Ping})
 	}
 	hcfg := hub.Config{
-		Store:        store,
-		Metrics:      m.metrics,
-		NodeID:       max(cfg.NodeID, 0),
-		PingInterval: cfg.PingInterval,
-		Logger:       m.Logger,
+		Store:            store,
+		Metrics:          m.metrics,
+		NodeID:           max(cfg.NodeID, 0),
+		InitListMax:      cfg.InitListMax,
+		MaxGroupsPerUser: cfg.MaxGroupsPerUser,
+		PingInterval:     cfg.PingInterval,
+		Logger:           m.Logger,
 		Limits: hub.Limits{
 			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
 			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),

@@ -1,0 +1,266 @@
+package main
+
+// More of the adversarial suite: attacks on other users' ability to
+// connect and on the server's resources.
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// throttled is a client socket that reads at most rate bytes a second,
+// through a small receive buffer, as a client on a slow link does.
+type throttled struct {
+	net.Conn
+	rate  int
+	mu    sync.Mutex
+	start time.Time
+	read  int
+}
+
+func (c *throttled) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	// Sleep until reading more keeps within the rate.
+	due := c.start.Add(time.Duration(float64(c.read) / float64(c.rate) * float64(time.Second)))
+	c.mu.Unlock()
+	time.Sleep(time.Until(due))
+	if len(p) > 8<<10 {
+		p = p[:8<<10]
+	}
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.read += n
+	c.mu.Unlock()
+	return n, err
+}
+
+// slowDial opens a chat connection that reads at rate bytes a second
+// through a 64 KiB receive buffer.
+func (s *testServer) slowDial(u *user, rate int) *websocket.Conn {
+	s.t.Helper()
+	url, _ := s.api.WebSocketURL("chat")
+	d := websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+			return &throttled{Conn: c, rate: rate}, nil
+		},
+	}
+	ws, _, err := d.Dial(url, http.Header{"Authorization": {"Bearer " + u.tokens.Token}})
+	if err != nil {
+		s.t.Fatalf("dial as %s: %v", u.name, err)
+	}
+	s.t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// rawFrame is what the slow tests read of a frame.
+type rawFrame struct {
+	Type       string          `json:"type"`
+	Event      string          `json:"event"`
+	Count      *int            `json:"count"`
+	Seq        int64           `json:"seq"`
+	ChatID     string          `json:"chatId"`
+	Offline    bool            `json:"offline"`
+	MoreGroups bool            `json:"moreGroups"`
+	Groups     []rawGroup      `json:"groups"`
+	HasMore    bool            `json:"hasMore"`
+	Code       string          `json:"code"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+type rawGroup struct {
+	GroupID string `json:"groupId"`
+	Name    string `json:"name"`
+}
+
+// readRaw reads one frame, failing the test on a close or after wait.
+func readRaw(t *testing.T, ws *websocket.Conn) rawFrame {
+	t.Helper()
+	for {
+		ws.SetReadDeadline(time.Now().Add(2 * wait))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("reading: %v", err)
+		}
+		var f rawFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		f.Raw = data
+		if f.Type != "PRESENCE_UPDATE" {
+			return f
+		}
+	}
+}
+
+// backlog sends n messages of size bytes from one to another, who is
+// offline, and waits until they are stored.
+func (s *testServer) backlog(t *testing.T, from, to *user, n, size int) {
+	t.Helper()
+	c := s.dial(from, "chat")
+	c.expect("INIT_DATA")
+	c.expect("INFO")
+	content := strings.Repeat("x", size)
+	for i := 0; i < n; i++ {
+		c.send(obj{"type": "ONE_TO_ONE_CHAT", "to": to.name, "content": content})
+		if i%100 == 99 || i == n-1 {
+			for j := i - i%100; j <= i; j++ {
+				c.expect("SUCCESS")
+			}
+		}
+	}
+	c.CloseNormal()
+}
+
+// TestAttackSlowReaderGetsBacklog: a client on a slow link gets a backlog
+// many times the outbound bound in one connection, paced by its reading
+// instead of cut with 1013, and the ACKs it sends on the way count even
+// if the connection then ends.
+func TestAttackSlowReaderGetsBacklog(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxQueue = 256 << 10 })
+	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
+	// 6 MB in two chats: more than the kernel's socket buffers and the
+	// bound together.
+	const n, size = 1500, 4000
+	s.backlog(t, alice, bob, n/2, size)
+	s.backlog(t, carol, bob, n/2, size)
+
+	t.Run("one connection", func(t *testing.T) {
+		ws := s.slowDial(bob, 3<<20)
+		if f := readRaw(t, ws); f.Type != "INIT_DATA" {
+			t.Fatalf("got %s, want INIT_DATA", f.Raw)
+		}
+		got := 0
+		for {
+			f := readRaw(t, ws)
+			if f.Type == "INFO" {
+				if f.Count == nil || *f.Count != n || got != n {
+					t.Fatalf("offline_delivered %s after %d frames, want %d", f.Raw, got, n)
+				}
+				break
+			}
+			if !f.Offline {
+				t.Fatalf("got %s during the offline pass", f.Raw)
+			}
+			got++
+		}
+		ws.Close()
+	})
+
+	t.Run("ACKs before a close count", func(t *testing.T) {
+		ws := s.slowDial(bob, 1<<20)
+		readRaw(t, ws) // INIT_DATA
+		var last rawFrame
+		for i := 0; i < 100; i++ {
+			last = readRaw(t, ws)
+		}
+		if err := ws.WriteJSON(obj{"type": "ACK", "chatId": last.ChatID, "seq": last.Seq}); err != nil {
+			t.Fatal(err)
+		}
+		// Give the server time to read it (a close with unread data is a
+		// reset, which may discard what the server has not read yet).
+		time.Sleep(300 * ms)
+		ws.Close() // half-way through the offline pass
+		want := n - int(last.Seq)
+		until(t, wait, "the ACK sent before the close taking effect", func() bool {
+			c, _, offline := s.chat(bob)
+			c.Close()
+			return len(offline) == want
+		})
+	})
+	if c := strings.Count(s.log.String(), "slow client disconnected"); c != 0 {
+		t.Fatalf("%d slow-client disconnections", c)
+	}
+}
+
+// TestAttackGroupFlooding: anyone may add anyone to groups; put a victim
+// in many groups with long names and their INIT_DATA must still neither
+// trip the outbound bound nor grow without limit, the number of groups is
+// bounded, and the victim can list every group and leave them.
+func TestAttackGroupFlooding(t *testing.T) {
+	const maxGroups, initList = 100, 40
+	s := startServer(t, func(c *Config) {
+		c.MaxQueue = 64 << 10
+		c.MaxGroupsPerUser = maxGroups
+		c.InitListMax = initList
+	})
+	mallory, eve, victim := s.newUser("mallory"), s.newUser("eve"), s.newUser("victim")
+	// 100 characters that JSON writes as 6 bytes each: 600 bytes a name.
+	name := strings.Repeat("<", 100)
+	cm, _, _ := s.chat(mallory)
+	ce, _, _ := s.chat(eve) // the creator is a member too: two attackers
+	for i := 0; i < maxGroups-1; i++ {
+		c := cm
+		if i%2 == 1 {
+			c = ce
+		}
+		c.send(obj{"type": "CREATE_GROUP", "name": name, "members": []string{victim.name}})
+		c.expect("SUCCESS")
+	}
+	cm.send(obj{"type": "CREATE_GROUP", "name": name})
+	last := cm.expect("SUCCESS").GroupID
+	cm.send(obj{"type": "ADD_GROUP_MEMBER", "groupId": last, "username": victim.name})
+	cm.expect("SUCCESS")
+	// The victim is in maxGroups groups: no more.
+	cm.send(obj{"type": "CREATE_GROUP", "name": name, "members": []string{victim.name}})
+	cm.expectError("forbidden")
+	cm.send(obj{"type": "CREATE_GROUP", "name": name})
+	spare := cm.expect("SUCCESS").GroupID
+	cm.send(obj{"type": "ADD_GROUP_MEMBER", "groupId": spare, "username": victim.name})
+	cm.expectError("forbidden")
+
+	// Every new connection of the victim works: its INIT_DATA (about
+	// 60 KB for all the groups, near the 64 KiB bound) lists initList.
+	cv := s.dial(victim, "chat")
+	init := cv.expect("INIT_DATA")
+	var head rawFrame
+	if err := json.Unmarshal(init.Raw, &head); err != nil {
+		t.Fatal(err)
+	}
+	if len(init.Groups) != initList || !head.MoreGroups {
+		t.Fatalf("INIT_DATA lists %d groups, moreGroups %v; want %d and true", len(init.Groups), head.MoreGroups, initList)
+	}
+	cv.expect("INFO")
+	seen := map[string]bool{}
+	for _, g := range init.Groups {
+		seen[g.GroupID] = true
+	}
+	for offset := initList; ; offset += initList {
+		cv.send(obj{"type": "GET_GROUPS", "offset": offset})
+		page := cv.expect("GROUPS")
+		for _, g := range page.Groups {
+			seen[g.GroupID] = true
+		}
+		if !page.HasMore {
+			break
+		}
+	}
+	if len(seen) != maxGroups {
+		t.Fatalf("INIT_DATA and GET_GROUPS list %d groups, want %d", len(seen), maxGroups)
+	}
+	// The victim leaves one, and then can be added again.
+	cv.send(obj{"type": "LEAVE_GROUP", "groupId": last})
+	cv.expect("SUCCESS")
+	cm.expect("GROUP_MEMBER_LEFT")
+	cm.send(obj{"type": "ADD_GROUP_MEMBER", "groupId": spare, "username": victim.name})
+	cm.expect("SUCCESS")
+	if c := strings.Count(s.log.String(), "slow client disconnected"); c != 0 {
+		t.Fatalf("%d slow-client disconnections", c)
+	}
+}
