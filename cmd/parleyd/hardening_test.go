@@ -264,3 +264,42 @@ func TestAttackGroupFlooding(t *testing.T) {
 		t.Fatalf("%d slow-client disconnections", c)
 	}
 }
+
+// TestAttackPingFloodWithoutReading: a client that pings and does not read
+// is too slow like any other: its pongs count toward the outbound bound,
+// and it is closed with 1013, once, with one log line and one count, even
+// in the middle of its offline pass.
+func TestAttackPingFloodWithoutReading(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxQueue = 64 << 10 })
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	s.backlog(t, alice, bob, 300, 4000)
+	before := s.scrape(t)["parley_slow_client_disconnects_total"]
+	const conns = 3
+	for i := 0; i < conns; i++ {
+		ws := s.slowDial(bob, 1) // reads nothing to speak of
+		closed := func() bool {
+			return strings.Count(s.log.String(), "slow client disconnected") > i
+		}
+		payload := []byte(strings.Repeat("p", 125))
+		for sent := 0; sent%200 != 0 || !closed(); sent++ {
+			if sent > 200000 {
+				t.Fatalf("connection %d still open after %d pings", i, sent)
+			}
+			if ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(time.Second)) != nil {
+				until(t, wait, "the server logging the close", closed)
+				break
+			}
+		}
+		ws.Close()
+	}
+	until(t, wait, "every connection closing", func() bool {
+		return strings.Count(s.log.String(), `"reason":"too slow to keep up; reconnect"`) == conns
+	})
+	time.Sleep(200 * ms) // a pass that went on writing would log more
+	if got := strings.Count(s.log.String(), "slow client disconnected"); got != conns {
+		t.Fatalf("%d slow-client log lines for %d disconnections", got, conns)
+	}
+	if got := s.scrape(t)["parley_slow_client_disconnects_total"] - before; got != conns {
+		t.Fatalf("slow-client metric moved by %v for %d disconnections", got, conns)
+	}
+}

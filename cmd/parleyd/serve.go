@@ -300,7 +300,10 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 		if m.hub != nil {
 			if err := m.hub.Shutdown(ctx); err != nil {
+				// The servers' goroutines may be appending too.
+				mu.Lock()
 				errs = append(errs, fmt.Errorf("hub: %w", err))
+				mu.Unlock()
 			}
 		}
 		wg.Wait()
