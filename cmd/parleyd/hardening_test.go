@@ -303,3 +303,25 @@ func TestAttackPingFloodWithoutReading(t *testing.T) {
 		t.Fatalf("slow-client metric moved by %v for %d disconnections", got, conns)
 	}
 }
+
+// TestAttackInvisibleNames: display names made of invisible characters,
+// or holding bidi controls that display another name, are refused.
+func TestAttackInvisibleNames(t *testing.T) {
+	s := startServer(t, nil)
+	c, _, _ := s.chat(s.newUser("mallory"))
+	for _, name := range []string{
+		"\u200b\u200b\u200b",       // zero-width spaces only
+		"admin\u202egnp.exe",       // right-to-left override
+		"\u2067team\u2069",         // right-to-left isolate
+		"team\ufeff",               // zero-width no-break space
+		"\u200dteam",               // zero-width joiner
+		"tea\u0000m", "te\u0085am", // control characters
+	} {
+		c.send(obj{"type": "CREATE_GROUP", "name": name})
+		if f := c.expect("ERROR"); f.Code != "invalid" {
+			t.Errorf("name %q: got %s, want ERROR invalid", name, f.Raw)
+		}
+	}
+	c.send(obj{"type": "CREATE_GROUP", "name": "équipe 🚀 チーム"})
+	c.expect("SUCCESS")
+}
