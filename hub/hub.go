@@ -73,6 +73,11 @@ type Limits struct {
 	Messages Limiter // ONE_TO_ONE_CHAT and GROUP_CHAT
 	History  Limiter // GET_*_HISTORY
 	Groups   Limiter // CREATE_GROUP
+	// Typing limits TYPING per sender, and TypingPair per sender and
+	// conversation (key "sender\x00conv"); TYPING past either is dropped
+	// without a reply.
+	Typing     Limiter
+	TypingPair Limiter
 }
 
 // allow asks a limiter, which may be nil.

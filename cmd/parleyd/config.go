@@ -49,6 +49,7 @@ type Config struct {
 	LoginMaxFailures      int
 	MaxGroupsPerUser      int
 	InitListMax           int
+	RateTypingPerSec      float64
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -87,6 +88,7 @@ func (c *Config) options() []option {
 		{"rate-groups-per-min", "PARLEY_RATE_GROUPS_PER_MIN", "groups a user may create per minute (0: no limit)", (*intValue)(&c.RateGroupsPerMin)},
 		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
 		{"rate-connections-per-min", "PARLEY_RATE_CONNECTIONS_PER_MIN", "new WebSocket connections per client address per minute (0: no limit)", (*intValue)(&c.RateConnectionsPerMin)},
+		{"rate-typing-per-sec", "PARLEY_RATE_TYPING_PER_SEC", "TYPING a user may send per second, burst 4x, and a quarter of it (burst at least 2) to one conversation; the rest is dropped (0: no limit)", (*floatValue)(&c.RateTypingPerSec)},
 		{"max-groups-per-user", "PARLEY_MAX_GROUPS_PER_USER", "groups a user can be in; creating, joining or adding past it is ERROR forbidden (0: no limit)", (*intValue)(&c.MaxGroupsPerUser)},
 		{"init-list-max", "PARLEY_INIT_LIST_MAX", "chats, and groups, listed in INIT_DATA; GET_CHATS and GET_GROUPS page the rest", (*intValue)(&c.InitListMax)},
 		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
@@ -118,6 +120,7 @@ func defaultConfig() Config {
 		RateConnectionsPerMin: 300,
 		LoginMaxFailures:      10,
 		MaxGroupsPerUser:      1000,
+		RateTypingPerSec:      4,
 		InitListMax:           500,
 	}
 }
@@ -206,7 +209,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("TLS needs both a certificate and a key")
 	}
 	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
-		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 {
+		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 ||
+		c.RateTypingPerSec < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {

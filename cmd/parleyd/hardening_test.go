@@ -325,3 +325,47 @@ func TestAttackInvisibleNames(t *testing.T) {
 	c.send(obj{"type": "CREATE_GROUP", "name": "équipe 🚀 チーム"})
 	c.expect("SUCCESS")
 }
+
+// TestAttackTypingFlood: TYPING is forwarded only between users who share
+// a conversation, and a flood of it is cut to a few a second per sender
+// and per conversation, silently.
+func TestAttackTypingFlood(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.RateTypingPerSec = 4 })
+	alice, bob, mallory := s.newUser("alice"), s.newUser("bob"), s.newUser("mallory")
+	ca, _, _ := s.chat(alice)
+	cb, _, _ := s.chat(bob)
+	cm, _, _ := s.chat(mallory)
+
+	// A stranger's typing does not reach bob.
+	cm.send(obj{"type": "TYPING", "to": bob.name})
+	cm.quiet(100 * ms)
+	cb.quiet(100 * ms)
+
+	ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "hi"})
+	ca.expect("SUCCESS")
+	cb.expect("ONE_TO_ONE_CHAT")
+	const n = 200
+	for i := 0; i < n; i++ {
+		ca.send(obj{"type": "TYPING", "to": bob.name})
+	}
+	ca.send(obj{"type": "PING", "id": "after"})
+	if f := ca.expect("PONG"); f.ID != "after" { // no ERROR for the excess
+		t.Fatalf("got %s", f.Raw)
+	}
+	got := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 500*ms)
+	defer cancel()
+	for {
+		f, err := cb.Next(ctx)
+		if err != nil {
+			break
+		}
+		if f.Type == "TYPING" {
+			got++
+		}
+	}
+	// The pair's burst is 4, plus a token a second of refill.
+	if got < 1 || got > 6 {
+		t.Fatalf("bob got %d of %d TYPING, want a handful", got, n)
+	}
+}

@@ -105,6 +105,10 @@ func (m *Main) Open(ctx context.Context) error {
 			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
 			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
 			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			// Typing is limited on each node alone: a hint is not worth a
+			// round trip to Redis, and its buckets are forgotten when idle.
+			Typing:     localLimit(cfg.RateTypingPerSec, burst(cfg.RateTypingPerSec)),
+			TypingPair: localLimit(cfg.RateTypingPerSec/4, max(burst(cfg.RateTypingPerSec/4), 2)),
 		},
 	}
 	if m.redis != nil {
@@ -232,6 +236,15 @@ func (m *Main) userLimit(name string, perSec float64, burst int) hub.Limiter {
 		return nil
 	}
 	return m.redis.NamedLimiter(name, perSec, burst)
+}
+
+// localLimit is a per-key limit kept in this process (nil when perSec is
+// 0: no limit).
+func localLimit(perSec float64, burst int) hub.Limiter {
+	if perSec <= 0 {
+		return nil
+	}
+	return ratelimit.Limiter{Keyed: ratelimit.NewKeyed(perSec, burst)}
 }
 
 // addrLimit is a per-address limit of perMin requests a minute (bursts of
