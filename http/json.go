@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
 
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 64 << 10
+
+// DefaultBodyTimeout is how long a request body may take to arrive when
+// Server.BodyTimeout is zero.
+const DefaultBodyTimeout = 10 * time.Second
 
 // statusOf maps a domain error code to an HTTP status.
 var statusOf = map[string]int{

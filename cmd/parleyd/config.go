@@ -50,6 +50,8 @@ type Config struct {
 	MaxGroupsPerUser      int
 	InitListMax           int
 	RateTypingPerSec      float64
+	MaxAuthInFlight       int
+	HTTPBodyTimeout       time.Duration
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -89,6 +91,8 @@ func (c *Config) options() []option {
 		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
 		{"rate-connections-per-min", "PARLEY_RATE_CONNECTIONS_PER_MIN", "new WebSocket connections per client address per minute (0: no limit)", (*intValue)(&c.RateConnectionsPerMin)},
 		{"rate-typing-per-sec", "PARLEY_RATE_TYPING_PER_SEC", "TYPING a user may send per second, burst 4x, and a quarter of it (burst at least 2) to one conversation; the rest is dropped (0: no limit)", (*floatValue)(&c.RateTypingPerSec)},
+		{"max-auth-in-flight", "PARLEY_MAX_AUTH_IN_FLIGHT", "/auth/* requests one client address may have under way at once; past it, 429 (0: no limit)", (*intValue)(&c.MaxAuthInFlight)},
+		{"http-body-timeout", "PARLEY_HTTP_BODY_TIMEOUT", "how long an HTTP request body may take to arrive; slower is a 400", (*durationValue)(&c.HTTPBodyTimeout)},
 		{"max-groups-per-user", "PARLEY_MAX_GROUPS_PER_USER", "groups a user can be in; creating, joining or adding past it is ERROR forbidden (0: no limit)", (*intValue)(&c.MaxGroupsPerUser)},
 		{"init-list-max", "PARLEY_INIT_LIST_MAX", "chats, and groups, listed in INIT_DATA; GET_CHATS and GET_GROUPS page the rest", (*intValue)(&c.InitListMax)},
 		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
@@ -121,6 +125,8 @@ func defaultConfig() Config {
 		LoginMaxFailures:      10,
 		MaxGroupsPerUser:      1000,
 		RateTypingPerSec:      4,
+		MaxAuthInFlight:       16,
+		HTTPBodyTimeout:       10 * time.Second,
 		InitListMax:           500,
 	}
 }
@@ -210,7 +216,7 @@ func (c *Config) validate() error {
 	}
 	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
 		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 ||
-		c.RateTypingPerSec < 0 {
+		c.RateTypingPerSec < 0 || c.MaxAuthInFlight < 0 || c.HTTPBodyTimeout < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {

@@ -4,6 +4,7 @@ package main
 // connect and on the server's resources.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -368,4 +369,81 @@ func TestAttackTypingFlood(t *testing.T) {
 	if got < 1 || got > 6 {
 		t.Fatalf("bob got %d of %d TYPING, want a handful", got, n)
 	}
+}
+
+// slowBody opens a connection that posts a login announcing 60,000 bytes
+// and sends one.
+func slowBody(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte("POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// statusOf reads the response on c, or returns 0 if none came by
+// deadline.
+func statusOf(c net.Conn, deadline time.Time) int {
+	c.SetReadDeadline(deadline)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestAttackSlowBodies: request bodies sent a byte at a time neither hold
+// requests open past the body timeout nor pile up per address, and the
+// server shuts down cleanly whatever such clients do.
+func TestAttackSlowBodies(t *testing.T) {
+	t.Run("timeout and cap", func(t *testing.T) {
+		s := startServer(t, func(c *Config) {
+			c.HTTPBodyTimeout = time.Second
+			c.MaxAuthInFlight = 8
+		})
+		addr := s.Addr("http")
+		var conns []net.Conn
+		for i := 0; i < 30; i++ {
+			conns = append(conns, slowBody(t, addr))
+		}
+		start := time.Now()
+		counts := map[int]int{}
+		for _, c := range conns {
+			counts[statusOf(c, start.Add(wait))]++
+		}
+		if counts[429] < 30-8 || counts[400]+counts[429] != 30 {
+			t.Fatalf("statuses %v: want at most 8 held and answered 400 after the body timeout, the rest 429", counts)
+		}
+		if took := time.Since(start); took < time.Second/2 {
+			t.Fatalf("the held requests were answered after %v, before the body timeout", took)
+		}
+		// The address may log in again.
+		status, body := s.post(t, "/auth/login", "application/json", `{"username":"nobody","password":"whatever1"}`, nil)
+		if status != 401 {
+			t.Fatalf("a login afterwards: got %d %s", status, body)
+		}
+	})
+
+	t.Run("shutdown", func(t *testing.T) {
+		s := startServer(t, func(c *Config) { c.MaxAuthInFlight = 0 })
+		for i := 0; i < 20; i++ {
+			slowBody(t, s.Addr("http"))
+		}
+		time.Sleep(100 * ms) // the requests are under way
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := s.Close(ctx); err != nil {
+			t.Fatalf("shutdown with slow clients: %v", err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("shutdown took %v", took)
+		}
+	})
 }

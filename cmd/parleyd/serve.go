@@ -143,6 +143,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Web:      web.Handler(),
 		Metrics:  m.metrics.Handler(),
 		Observer: m.metrics,
+
+		BodyTimeout: cfg.HTTPBodyTimeout,
 		Security: &parleyhttp.Security{
 			Origins:    splitList(cfg.CORSOrigins),
 			TLS:        cfg.TLSCert != "",
@@ -150,6 +152,8 @@ func (m *Main) Open(ctx context.Context) error {
 			Connect:    m.addrLimit("connect", cfg.RateConnectionsPerMin),
 			Lockout:    m.loginGuard(cfg.LoginMaxFailures),
 			TrustProxy: cfg.TrustProxy,
+
+			MaxAuthInFlight: cfg.MaxAuthInFlight,
 		},
 	}
 	listeners := []struct {
@@ -299,15 +303,30 @@ func (m *Main) Close(ctx context.Context) error {
 	var mu sync.Mutex
 	m.closed.Do(func() {
 		m.Logger.Info("shutting down")
+		// The listeners get half the budget, so that what follows them
+		// has the rest whatever HTTP clients do.
+		httpCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			httpCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+			defer cancel()
+		}
 		var wg sync.WaitGroup
 		for _, srv := range m.servers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := srv.Shutdown(ctx); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+				// Requests still under way when the budget is spent
+				// belong to clients that would not finish (bodies sent a
+				// byte at a time, say): they are cut, and that is not a
+				// failure of the shutdown.
+				if err := srv.Shutdown(httpCtx); err != nil {
+					m.Logger.Warn("closing HTTP connections still open at the end of the shutdown", "err", err)
+					if err := srv.Close(); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
 				}
 			}()
 		}
