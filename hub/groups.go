@@ -57,11 +57,18 @@ func (c *Conn) joinGroup(ctx context.Context, f *protocol.Frame) error {
 	if err := checkGroupID(f.GroupID); err != nil {
 		return err
 	}
+	fails := c.hub.cfg.Limits.JoinFailures
+	if fails != nil && fails.Blocked(c.user) {
+		return parley.Errorf(parley.ERATELIMITED, "too many failed attempts to join groups; wait a minute")
+	}
 	if err := c.hub.groupRoom(ctx, f.GroupID, []string{c.user}); err != nil {
 		return err
 	}
 	joined, err := c.hub.store.JoinGroup(ctx, f.GroupID, c.user, c.hub.now())
 	if err != nil {
+		if code := parley.ErrorCode(err); fails != nil && (code == parley.ENOTFOUND || code == parley.EFORBIDDEN) {
+			fails.Fail(c.user)
+		}
 		return err
 	}
 	return c.joined(ctx, f, c.user, joined)

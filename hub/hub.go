@@ -2,10 +2,13 @@ package hub
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"hash/maphash"
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +81,18 @@ type Limits struct {
 	// without a reply.
 	Typing     Limiter
 	TypingPair Limiter
+	// JoinFailures limits the JOIN_GROUP attempts that fail (no such
+	// group, a private one): past it, JOIN_GROUP is ERROR rate_limited
+	// until the failures age out. Nil limits nothing.
+	JoinFailures FailureLimiter
+}
+
+// FailureLimiter limits a user's failed requests of one kind.
+type FailureLimiter interface {
+	// Blocked reports whether username has failed too often lately.
+	Blocked(username string) bool
+	// Fail counts one failure of username.
+	Fail(username string)
 }
 
 // allow asks a limiter, which may be nil.
@@ -435,4 +450,14 @@ func (h *Hub) Stats() Stats {
 }
 
 func (h *Hub) newMessageID() string { return h.ids.Generate().String() }
-func (h *Hub) newGroupID() string   { return "g" + h.ids.Generate().Base36() }
+
+// newGroupID returns "g" and 128 random bits in lowercase base32 (27
+// characters, never a "-"): a group id cannot be guessed, so knowing one
+// is what lets a user JOIN_GROUP an open group.
+func (h *Hub) newGroupID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return "g" + strings.ToLower(groupIDEncoding.EncodeToString(b[:]))
+}
+
+var groupIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

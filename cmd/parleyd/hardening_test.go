@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -446,4 +447,35 @@ func TestAttackSlowBodies(t *testing.T) {
 			t.Fatalf("shutdown took %v", took)
 		}
 	})
+}
+
+// TestAttackGroupIDGuessing: group ids are 128 random bits, and a user
+// who keeps guessing them is stopped.
+func TestAttackGroupIDGuessing(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.RateJoinFailuresPerMin = 10 })
+	alice, mallory := s.newUser("alice"), s.newUser("mallory")
+	ca, _, _ := s.chat(alice)
+	cm, _, _ := s.chat(mallory)
+	shape := regexp.MustCompile(`^g[a-z2-7]{26}$`)
+	ids := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		ca.send(obj{"type": "CREATE_GROUP", "name": "g"})
+		id := ca.expect("SUCCESS").GroupID
+		if !shape.MatchString(id) || ids[id] {
+			t.Fatalf("group id %q: want g and 26 base32 characters, all different", id)
+		}
+		ids[id] = true
+	}
+	for i := 0; i < 10; i++ {
+		cm.send(obj{"type": "JOIN_GROUP", "groupId": "g" + strings.Repeat("a", 25) + string(rune('a'+i))})
+		cm.expectError("not_found")
+	}
+	cm.send(obj{"type": "JOIN_GROUP", "groupId": "gbbbbbbbbbbbbbbbbbbbbbbbbbb"})
+	cm.expectError("rate_limited")
+	// Others are not affected.
+	for id := range ids {
+		ca.send(obj{"type": "JOIN_GROUP", "groupId": id})
+		ca.expect("SUCCESS")
+		break
+	}
 }

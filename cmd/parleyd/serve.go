@@ -111,6 +111,12 @@ func (m *Main) Open(ctx context.Context) error {
 			TypingPair: localLimit(cfg.RateTypingPerSec/4, max(burst(cfg.RateTypingPerSec/4), 2)),
 		},
 	}
+	if cfg.RateJoinFailuresPerMin > 0 {
+		// Counted on each node: group ids are 128 random bits, so this
+		// only keeps a guesser from loading the store.
+		n := cfg.RateJoinFailuresPerMin
+		hcfg.Limits.JoinFailures = ratelimit.Failures{Keyed: ratelimit.PerMinute(n)}
+	}
 	if m.redis != nil {
 		hcfg.Presence, hcfg.Bus, hcfg.NodeID = m.redis, m.redis, m.redis.NodeID()
 	}
