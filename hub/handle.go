@@ -281,14 +281,21 @@ func (c *Conn) handleRequest(ctx context.Context, f *protocol.Frame) bool {
 		err = c.typing(ctx, f)
 	case protocol.TypeCreateGroup:
 		err = c.createGroup(ctx, f)
-	case protocol.TypeJoinGroup:
-		err = c.joinGroup(ctx, f)
-	case protocol.TypeAddMember:
-		err = c.addMember(ctx, f)
-	case protocol.TypeRemoveMember:
-		err = c.removeMember(ctx, f, f.Username)
-	case protocol.TypeLeaveGroup:
-		err = c.removeMember(ctx, f, c.user)
+	case protocol.TypeJoinGroup, protocol.TypeAddMember, protocol.TypeRemoveMember, protocol.TypeLeaveGroup:
+		if !allow(c.hub.cfg.Limits.Membership, c.user) {
+			err = parley.Errorf(parley.ERATELIMITED, "too many membership changes; slow down")
+			break
+		}
+		switch f.Type {
+		case protocol.TypeJoinGroup:
+			err = c.joinGroup(ctx, f)
+		case protocol.TypeAddMember:
+			err = c.addMember(ctx, f)
+		case protocol.TypeRemoveMember:
+			err = c.removeMember(ctx, f, f.Username)
+		default:
+			err = c.removeMember(ctx, f, c.user)
+		}
 	case protocol.TypeGroupMembers:
 		err = c.groupMembers(ctx, f)
 	case protocol.TypeGetChats, protocol.TypeGetGroups:

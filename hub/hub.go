@@ -81,6 +81,10 @@ type Limits struct {
 	// without a reply.
 	Typing     Limiter
 	TypingPair Limiter
+	// Membership limits JOIN_GROUP, ADD_GROUP_MEMBER,
+	// REMOVE_GROUP_MEMBER and LEAVE_GROUP, each of which sends an event
+	// to every member: ERROR rate_limited past it.
+	Membership Limiter
 	// JoinFailures limits the JOIN_GROUP attempts that fail (no such
 	// group, a private one): past it, JOIN_GROUP is ERROR rate_limited
 	// until the failures age out. Nil limits nothing.

@@ -53,6 +53,7 @@ type Config struct {
 	MaxAuthInFlight        int
 	HTTPBodyTimeout        time.Duration
 	RateJoinFailuresPerMin int
+	RateMembershipPerSec   float64
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -95,6 +96,7 @@ func (c *Config) options() []option {
 		{"max-auth-in-flight", "PARLEY_MAX_AUTH_IN_FLIGHT", "/auth/* requests one client address may have under way at once; past it, 429 (0: no limit)", (*intValue)(&c.MaxAuthInFlight)},
 		{"http-body-timeout", "PARLEY_HTTP_BODY_TIMEOUT", "how long an HTTP request body may take to arrive; slower is a 400", (*durationValue)(&c.HTTPBodyTimeout)},
 		{"rate-join-failures-per-min", "PARLEY_RATE_JOIN_FAILURES_PER_MIN", "failed JOIN_GROUP attempts (no such group, private) a user may make per minute, burst the same; past it JOIN_GROUP is rate_limited (0: no limit)", (*intValue)(&c.RateJoinFailuresPerMin)},
+		{"rate-membership-per-sec", "PARLEY_RATE_MEMBERSHIP_PER_SEC", "JOIN_GROUP, ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER and LEAVE_GROUP per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMembershipPerSec)},
 		{"max-groups-per-user", "PARLEY_MAX_GROUPS_PER_USER", "groups a user can be in; creating, joining or adding past it is ERROR forbidden (0: no limit)", (*intValue)(&c.MaxGroupsPerUser)},
 		{"init-list-max", "PARLEY_INIT_LIST_MAX", "chats, and groups, listed in INIT_DATA; GET_CHATS and GET_GROUPS page the rest", (*intValue)(&c.InitListMax)},
 		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
@@ -129,6 +131,7 @@ func defaultConfig() Config {
 		RateTypingPerSec:       4,
 		MaxAuthInFlight:        16,
 		RateJoinFailuresPerMin: 10,
+		RateMembershipPerSec:   5,
 		HTTPBodyTimeout:        10 * time.Second,
 		InitListMax:            500,
 	}
@@ -220,7 +223,7 @@ func (c *Config) validate() error {
 	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
 		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 ||
 		c.RateTypingPerSec < 0 || c.MaxAuthInFlight < 0 || c.HTTPBodyTimeout < 0 ||
-		c.RateJoinFailuresPerMin < 0 {
+		c.RateJoinFailuresPerMin < 0 || c.RateMembershipPerSec < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {

@@ -479,3 +479,46 @@ func TestAttackGroupIDGuessing(t *testing.T) {
 		break
 	}
 }
+
+// TestAttackMembershipChurn: joining and leaving a group over and over,
+// each time an event to every member, is rate limited per user.
+func TestAttackMembershipChurn(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.RateMembershipPerSec = 1 }) // burst 4
+	alice, mallory := s.newUser("alice"), s.newUser("mallory")
+	ca, _, _ := s.chat(alice)
+	cm, _, _ := s.chat(mallory)
+	ca.send(obj{"type": "CREATE_GROUP", "name": "open"})
+	gid := ca.expect("SUCCESS").GroupID
+	ok, limited := 0, 0
+	for i := 0; i < 20; i++ {
+		typ := "JOIN_GROUP"
+		if i%2 == 1 {
+			typ = "LEAVE_GROUP"
+		}
+		cm.send(obj{"type": typ, "groupId": gid})
+		switch f := cm.next(); {
+		case f.Type == "SUCCESS":
+			ok++
+		case f.Type == "ERROR" && f.Code == "rate_limited":
+			limited++
+		default:
+			t.Fatalf("got %s", f.Raw)
+		}
+	}
+	if ok > 6 || limited < 14 {
+		t.Fatalf("%d changes made, %d limited; want the burst (4) and a little refill", ok, limited)
+	}
+	// Alice, the owner, is not limited by mallory's churn.
+	ca.send(obj{"type": "GET_GROUP_MEMBERS", "id": "m", "groupId": gid})
+	for {
+		f := ca.next()
+		if f.Type == "GROUP_MEMBERS" {
+			break
+		}
+		if f.Type != "GROUP_MEMBER_JOINED" && f.Type != "GROUP_MEMBER_LEFT" {
+			t.Fatalf("alice got %s", f.Raw)
+		}
+	}
+	ca.send(obj{"type": "ADD_GROUP_MEMBER", "groupId": gid, "username": mallory.name})
+	ca.expect("SUCCESS")
+}

@@ -102,9 +102,10 @@ func (m *Main) Open(ctx context.Context) error {
 		PingInterval:     cfg.PingInterval,
 		Logger:           m.Logger,
 		Limits: hub.Limits{
-			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
-			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
-			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			Messages:   m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
+			History:    m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
+			Groups:     m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			Membership: m.userLimit("membership", cfg.RateMembershipPerSec, burst(cfg.RateMembershipPerSec)),
 			// Typing is limited on each node alone: a hint is not worth a
 			// round trip to Redis, and its buckets are forgotten when idle.
 			Typing:     localLimit(cfg.RateTypingPerSec, burst(cfg.RateTypingPerSec)),
