@@ -79,9 +79,16 @@ type KeyedLimit interface {
 // any of the keys (a username, an address) is locked out and for how long,
 // Fail counts a failure for each. ratelimit.Lockout counts in this process;
 // redis.Lockout across every node of a cluster.
+//
+// Trust and Trusted remember the (username, address) pairs that logged in
+// successfully: the username's lock-out does not apply to them, so that
+// someone who knows a name cannot lock its owner out of the places they
+// use.
 type LoginGuard interface {
 	Locked(keys ...string) (bool, time.Duration)
 	Fail(keys ...string)
+	Trust(key string)
+	Trusted(key string) bool
 }
 
 // locked asks the Lockout, if there is one, whether any of keys is locked

@@ -522,3 +522,40 @@ func TestAttackMembershipChurn(t *testing.T) {
 	ca.send(obj{"type": "ADD_GROUP_MEMBER", "groupId": gid, "username": mallory.name})
 	ca.expect("SUCCESS")
 }
+
+// TestAttackLockoutByName: failing logins as someone else locks out the
+// attacker's addresses, not the owner's, from wherever they logged in
+// before.
+func TestAttackLockoutByName(t *testing.T) {
+	s := startServer(t, func(c *Config) {
+		c.LoginMaxFailures = 3
+		c.TrustProxy = true // addresses come from X-Forwarded-For
+	})
+	victim := s.newUser("victim")
+	login := func(from, pass string) int {
+		t.Helper()
+		status, _ := s.post(t, "/auth/login", "application/json",
+			`{"username":"`+victim.name+`","password":"`+pass+`"}`, map[string]string{"X-Forwarded-For": from})
+		return status
+	}
+	const home, attacker, attacker2 = "198.51.100.7", "203.0.113.9", "203.0.113.10"
+	if got := login(home, victim.pass); got != 200 {
+		t.Fatalf("login from home: %d", got)
+	}
+	for i := 0; i < 3; i++ {
+		if got := login(attacker, "guess-"+itoa(i)); got != 401 {
+			t.Fatalf("guess %d: %d, want 401", i, got)
+		}
+	}
+	// The attacker, from this or another address, is locked out of the
+	// name, even with the right password.
+	for _, from := range []string{attacker, attacker2} {
+		if got := login(from, victim.pass); got != 429 {
+			t.Fatalf("from %s after 3 failures: %d, want 429", from, got)
+		}
+	}
+	// The owner still logs in from home.
+	if got := login(home, victim.pass); got != 200 {
+		t.Fatalf("the owner from home after someone else's guesses: %d, want 200", got)
+	}
+}
