@@ -41,6 +41,11 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if code == parley.EINTERNAL || code == parley.EUNAVAILABLE {
 		log.Error("request failed", "err", err)
 	}
+	if code == parley.EUNAVAILABLE && w.Header().Get("Retry-After") == "" {
+		// Unavailable is passing (a full disk, a store that is down):
+		// clients come back later rather than at once.
+		w.Header().Set("Retry-After", "5")
+	}
 	writeJSON(w, statusOf[code], map[string]string{"error": parley.ErrorMessage(err), "code": code})
 }
 

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os/signal"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -557,5 +559,70 @@ func TestAttackLockoutByName(t *testing.T) {
 	// The owner still logs in from home.
 	if got := login(home, victim.pass); got != 200 {
 		t.Fatalf("the owner from home after someone else's guesses: %d, want 200", got)
+	}
+}
+
+// TestAttackDiskFull: when the store cannot write (here every file write
+// of the process fails, as on a full disk: RLIMIT_FSIZE of 0), /health
+// says so and writes answer 503 unavailable with Retry-After rather than
+// 500; once writes work again, so does everything.
+func TestAttackDiskFull(t *testing.T) {
+	s := startServer(t, nil)
+	alice := s.newUser("alice")
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	signal.Ignore(syscall.SIGXFSZ) // a write past the limit fails instead of killing
+	defer signal.Reset(syscall.SIGXFSZ)
+	full := old
+	full.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer restore()
+
+	req := func(path, body string) (*http.Response, string) {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		if body == "" {
+			resp, err = http.Get(s.api.BaseURL + path)
+		} else {
+			resp, err = http.Post(s.api.BaseURL+path, "application/json", strings.NewReader(body))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		bufio.NewReader(resp.Body).WriteTo(&b)
+		return resp, b.String()
+	}
+	for _, c := range []struct{ path, body string }{
+		{"/auth/register", `{"username":"newcomer","password":"password123"}`},
+		{"/auth/login", `{"username":"` + alice.name + `","password":"` + alice.pass + `"}`},
+	} {
+		resp, body := req(c.path, c.body)
+		if resp.StatusCode != 503 || !strings.Contains(body, `"unavailable"`) || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s on a full disk: %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+				c.path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	if resp, body := req("/health", ""); resp.StatusCode != 503 || !strings.Contains(body, `"store":"unavailable"`) {
+		t.Fatalf("/health on a full disk: %d %s", resp.StatusCode, body)
+	}
+
+	restore()
+	if resp, body := req("/auth/register", `{"username":"newcomer","password":"password123"}`); resp.StatusCode != 201 {
+		t.Fatalf("register once the disk has room: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := req("/health", ""); resp.StatusCode != 200 {
+		t.Fatalf("/health once the disk has room: %d %s", resp.StatusCode, body)
 	}
 }
