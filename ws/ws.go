@@ -192,6 +192,9 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	s.emu.Unlock()
 	if e != nil {
 		sock.early, sock.gone, sock.closeErr = e.frames, e.closed, e.err
+		if e.closed {
+			close(sock.done)
+		}
 	}
 	sock.mu.Unlock()
 
