@@ -307,6 +307,9 @@ func (c *Conn) trackLocked(d delivery) {
 // writeDelivery writes a delivery, counting messages in the metrics.
 func (c *Conn) writeDelivery(d delivery) {
 	c.write(d.frame)
+	for _, f := range d.more {
+		c.write(f)
+	}
 	if d.kind != "" {
 		c.hub.metrics.Delivered(d.kind, 1, time.Since(d.at))
 	}

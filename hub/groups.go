@@ -10,7 +10,7 @@ import (
 
 // createGroup answers CREATE_GROUP: the creator owns the new group, and
 // every member, the creator included, is announced with
-// GROUP_MEMBER_JOINED.
+// GROUP_MEMBER_JOINED, to every member.
 func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
 	if !allow(c.hub.cfg.Limits.Groups, c.user) {
 		return parley.Errorf(parley.ERATELIMITED, "too many groups created; slow down")
@@ -41,14 +41,14 @@ func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
 		return err
 	}
 	c.reply(protocol.Encode(protocol.Success{Type: protocol.TypeSuccess, ID: f.ID, GroupID: g.ID, Name: g.Name}))
+	// One event for the N GROUP_MEMBER_JOINED frames: each node expands
+	// it once for its own connections (see protocol.GroupCreated).
 	all := append([]string{c.user}, members...)
-	for _, m := range all {
-		c.hub.publish(&parley.Event{
-			Users:      all,
-			Frame:      protocol.Encode(protocol.MemberJoined{Type: protocol.TypeMemberJoined, GroupID: g.ID, Name: g.Name, Username: m, By: c.user}),
-			ExceptConn: c.id,
-		})
-	}
+	c.hub.publish(&parley.Event{
+		Users:      all,
+		Frame:      protocol.Encode(protocol.GroupCreated{Type: protocol.TypeGroupCreated, GroupID: g.ID, Name: g.Name, By: c.user, Members: all}),
+		ExceptConn: c.id,
+	})
 	return nil
 }
 

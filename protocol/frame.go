@@ -244,6 +244,42 @@ type MemberJoined struct {
 	By       string `json:"by"`
 }
 
+// GroupCreated is an event between nodes, never sent to a client: the
+// GROUP_MEMBER_JOINED frames of a new group, one per member, carried as
+// one event (its users: the members) and expanded by each node for its own
+// connections (Expand), so that a group of N members costs N deliveries
+// between nodes rather than N events to N members each.
+type GroupCreated struct {
+	Type    string   `json:"type"` // TypeGroupCreated
+	GroupID string   `json:"groupId"`
+	Name    string   `json:"name"`
+	By      string   `json:"by"`
+	Members []string `json:"members"`
+}
+
+// TypeGroupCreated is the type of GroupCreated; its leading underscore
+// keeps it apart from every frame type of the protocol.
+const TypeGroupCreated = "_GROUP_CREATED"
+
+var groupCreatedPrefix = []byte(`{"type":"` + TypeGroupCreated + `"`)
+
+// ExpandEvent returns the frames an event frame stands for: the
+// GROUP_MEMBER_JOINED frames of a GroupCreated, or the frame itself.
+func ExpandEvent(frame []byte) [][]byte {
+	if !bytes.HasPrefix(frame, groupCreatedPrefix) {
+		return [][]byte{frame}
+	}
+	var g GroupCreated
+	if json.Unmarshal(frame, &g) != nil {
+		return nil
+	}
+	out := make([][]byte, len(g.Members))
+	for i, m := range g.Members {
+		out[i] = Encode(MemberJoined{Type: TypeMemberJoined, GroupID: g.GroupID, Name: g.Name, Username: m, By: g.By})
+	}
+	return out
+}
+
 // MemberLeft is GROUP_MEMBER_LEFT.
 type MemberLeft struct {
 	Type     string `json:"type"`

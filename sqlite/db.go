@@ -65,15 +65,15 @@ type DB struct {
 	// The background checkpointer: ckpt is its connection; busy, the
 	// time spent in write transactions, tells it whether the writer wrote
 	// and how saturated it was.
-	ckpt     *sql.DB
-	busy     atomic.Int64 // nanoseconds
+	ckpt *sql.DB
+	busy atomic.Int64 // nanoseconds
 
 	// writeFailed is when the last write failed for want of disk (a
 	// full or failing disk), 0 once a write succeeds again; Ping reports
 	// the store unavailable meanwhile.
 	writeFailed atomic.Int64 // unix nanoseconds
-	stopCkpt chan struct{}
-	ckptDone chan struct{}
+	stopCkpt    chan struct{}
+	ckptDone    chan struct{}
 
 	users knownUsers
 	stmts stmts

@@ -626,3 +626,35 @@ func TestAttackDiskFull(t *testing.T) {
 		t.Fatalf("/health once the disk has room: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestAttackBigGroupAcrossNodes: a CREATE_GROUP of N members crosses to
+// another node as N deliveries, not N events to N members each, and every
+// member still gets one GROUP_MEMBER_JOINED per member.
+func TestAttackBigGroupAcrossNodes(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.nodes[0], c.nodes[1]
+	creator := a.newUser("boss")
+	ca, _, _ := a.chat(creator)
+	const n = 40
+	members := make([]string, n)
+	conns := make([]*conn, n)
+	for i := range members {
+		u := b.newUser("member")
+		members[i] = u.name
+		conns[i], _, _ = b.chat(u)
+	}
+	events := func() float64 { return b.scrape(t)["parley_bus_lag_seconds|count"] }
+	before := events()
+	ca.send(obj{"type": "CREATE_GROUP", "name": "everyone", "members": members})
+	gid := ca.expect("SUCCESS").GroupID
+	for _, m := range conns {
+		for i := 0; i <= n; i++ { // the creator and the n members
+			if f := m.expect("GROUP_MEMBER_JOINED"); f.GroupID != gid {
+				t.Fatalf("got %s", f.Raw)
+			}
+		}
+	}
+	if got := events() - before; got > 2*(n+1) {
+		t.Fatalf("node b received %v bus events for a group of %d; want about one per member", got, n+1)
+	}
+}
