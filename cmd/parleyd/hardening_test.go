@@ -368,8 +368,9 @@ func TestAttackTypingFlood(t *testing.T) {
 			got++
 		}
 	}
-	// The pair's burst is 4, plus a token a second of refill.
-	if got < 1 || got > 6 {
+	// The pair's burst is 4, plus a token a second of refill (a loaded
+	// machine may take a few seconds over the 200).
+	if got < 1 || got > 10 {
 		t.Fatalf("bob got %d of %d TYPING, want a handful", got, n)
 	}
 }
@@ -507,7 +508,7 @@ func TestAttackMembershipChurn(t *testing.T) {
 			t.Fatalf("got %s", f.Raw)
 		}
 	}
-	if ok > 6 || limited < 14 {
+	if ok > 8 || limited < 12 { // a loaded machine may refill a few
 		t.Fatalf("%d changes made, %d limited; want the burst (4) and a little refill", ok, limited)
 	}
 	// Alice, the owner, is not limited by mallory's churn.
