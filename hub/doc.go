@@ -13,6 +13,10 @@
 //   - Fan-out workers deliver committed messages to recipients' connections;
 //     each recipient is always served by the same worker, so a connection
 //     sees one conversation's messages in seq order.
+//   - An event may stand for several frames: a CREATE_GROUP's
+//     GROUP_MEMBER_JOINED frames travel as one protocol.GroupCreated, which
+//     dispatch expands once per node (delivery.more), so that a group of N
+//     members costs N deliveries between nodes, not N squared.
 //   - While a chat connection is syncing (sending INIT_DATA and offline
 //     messages), deliveries to it are held and then sent, without the
 //     duplicates that the offline pass already sent.
