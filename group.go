@@ -26,7 +26,9 @@ type Member struct {
 }
 
 // NormalizeGroupName returns name in Unicode NFC, or EINVALID when it is
-// empty, longer than 100 characters, not UTF-8 or holds control characters.
+// empty, longer than 100 characters, not UTF-8 or holds control or format
+// characters (category Cc or Cf: zero-width characters, bidi overrides and
+// isolates, which make a name invisible or display another one).
 func NormalizeGroupName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", Errorf(EINVALID, "group name must be valid UTF-8")
@@ -36,8 +38,8 @@ func NormalizeGroupName(name string) (string, error) {
 		return "", Errorf(EINVALID, "group name must be 1 to %d characters", MaxGroupNameLen)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", Errorf(EINVALID, "group name must not contain control characters")
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return "", Errorf(EINVALID, "group name must not contain control or invisible formatting characters")
 		}
 	}
 	return name, nil

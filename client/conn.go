@@ -14,32 +14,37 @@ import (
 
 // Frame is a server frame: the union of the fields of every type.
 type Frame struct {
-	Type      string   `json:"type"`
-	ID        string   `json:"id,omitempty"`
-	Code      string   `json:"code,omitempty"`
-	Msg       string   `json:"msg,omitempty"`
-	Event     string   `json:"event,omitempty"`
-	Count     *int     `json:"count,omitempty"`
-	MessageID string   `json:"messageId,omitempty"`
-	Seq       int64    `json:"seq,omitempty"`
-	From      string   `json:"from,omitempty"`
-	To        string   `json:"to,omitempty"`
-	ChatID    string   `json:"chatId,omitempty"`
-	GroupID   string   `json:"groupId,omitempty"`
-	Content   string   `json:"content,omitempty"`
-	Timestamp string   `json:"timestamp,omitempty"`
-	Offline   bool     `json:"offline,omitempty"`
-	Name      string   `json:"name,omitempty"`
-	Owner     string   `json:"owner,omitempty"`
-	Username  string   `json:"username,omitempty"`
-	By        string   `json:"by,omitempty"`
-	Status    string   `json:"status,omitempty"`
-	LastSeen  *string  `json:"lastSeen,omitempty"`
-	HasMore   bool     `json:"hasMore,omitempty"`
-	Messages  []Frame  `json:"messages,omitempty"`
-	Chats     []Chat   `json:"chats,omitempty"`
-	Groups    []Group  `json:"groups,omitempty"`
-	Members   []Member `json:"members,omitempty"`
+	Type      string  `json:"type"`
+	ID        string  `json:"id,omitempty"`
+	Code      string  `json:"code,omitempty"`
+	Msg       string  `json:"msg,omitempty"`
+	Event     string  `json:"event,omitempty"`
+	Count     *int    `json:"count,omitempty"`
+	MessageID string  `json:"messageId,omitempty"`
+	Seq       int64   `json:"seq,omitempty"`
+	From      string  `json:"from,omitempty"`
+	To        string  `json:"to,omitempty"`
+	ChatID    string  `json:"chatId,omitempty"`
+	GroupID   string  `json:"groupId,omitempty"`
+	Content   string  `json:"content,omitempty"`
+	Timestamp string  `json:"timestamp,omitempty"`
+	Offline   bool    `json:"offline,omitempty"`
+	Name      string  `json:"name,omitempty"`
+	Owner     string  `json:"owner,omitempty"`
+	Username  string  `json:"username,omitempty"`
+	By        string  `json:"by,omitempty"`
+	Status    string  `json:"status,omitempty"`
+	LastSeen  *string `json:"lastSeen,omitempty"`
+	HasMore   bool    `json:"hasMore,omitempty"`
+	// MoreChats and MoreGroups, on INIT_DATA: the lists were cut; GET_CHATS
+	// and GET_GROUPS page the rest from Offset.
+	MoreChats  bool     `json:"moreChats,omitempty"`
+	MoreGroups bool     `json:"moreGroups,omitempty"`
+	Offset     int      `json:"offset,omitempty"`
+	Messages   []Frame  `json:"messages,omitempty"`
+	Chats      []Chat   `json:"chats,omitempty"`
+	Groups     []Group  `json:"groups,omitempty"`
+	Members    []Member `json:"members,omitempty"`
 	// Raw is the frame as received.
 	Raw json.RawMessage `json:"-"`
 }

@@ -50,7 +50,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	setUser(r, c.Username)
 	sec := s.security()
-	keys := []string{"user:" + c.Username, "ip:" + sec.clientIP(r)}
+	// The address always counts; the username only from addresses that
+	// have not logged in as that user before (see LoginGuard).
+	ip := sec.clientIP(r)
+	pair := "pair:" + c.Username + "|" + ip
+	keys := []string{"ip:" + ip}
+	if sec.Lockout == nil || !sec.Lockout.Trusted(pair) {
+		keys = append(keys, "user:"+c.Username)
+	}
 	if locked, wait := sec.locked(keys); locked {
 		if s.Observer != nil {
 			s.Observer.LoginFailed("locked_out")
@@ -68,6 +75,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, s.Logger, err)
 		return
+	}
+	if sec.Lockout != nil {
+		sec.Lockout.Trust(pair)
 	}
 	writeJSON(w, http.StatusOK, tokenBody(t))
 }

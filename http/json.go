@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
 
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 64 << 10
+
+// DefaultBodyTimeout is how long a request body may take to arrive when
+// Server.BodyTimeout is zero.
+const DefaultBodyTimeout = 10 * time.Second
 
 // statusOf maps a domain error code to an HTTP status.
 var statusOf = map[string]int{
@@ -35,6 +40,11 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	code := parley.ErrorCode(err)
 	if code == parley.EINTERNAL || code == parley.EUNAVAILABLE {
 		log.Error("request failed", "err", err)
+	}
+	if code == parley.EUNAVAILABLE && w.Header().Get("Retry-After") == "" {
+		// Unavailable is passing (a full disk, a store that is down):
+		// clients come back later rather than at once.
+		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, statusOf[code], map[string]string{"error": parley.ErrorMessage(err), "code": code})
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -29,6 +30,41 @@ type Security struct {
 	// TrustProxy takes the client address from X-Forwarded-For and the
 	// scheme from X-Forwarded-Proto (behind a load balancer).
 	TrustProxy bool
+	// MaxAuthInFlight bounds the /auth/* requests (register, login,
+	// refresh, logout) one address may have under way at once; past it,
+	// 429. 0: no bound.
+	MaxAuthInFlight int
+
+	inflight inflight
+}
+
+// inflight counts requests under way per address. An address is kept only
+// while it has requests under way, so its size follows the open requests.
+type inflight struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// enter counts a request of key unless max are already under way.
+func (f *inflight) enter(key string, max int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = make(map[string]int)
+	}
+	if f.n[key] >= max {
+		return false
+	}
+	f.n[key]++
+	return true
+}
+
+func (f *inflight) leave(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[key]--; f.n[key] <= 0 {
+		delete(f.n, key)
+	}
 }
 
 // KeyedLimit limits requests per key, here a client address: Allow spends
@@ -43,9 +79,16 @@ type KeyedLimit interface {
 // any of the keys (a username, an address) is locked out and for how long,
 // Fail counts a failure for each. ratelimit.Lockout counts in this process;
 // redis.Lockout across every node of a cluster.
+//
+// Trust and Trusted remember the (username, address) pairs that logged in
+// successfully: the username's lock-out does not apply to them, so that
+// someone who knows a name cannot lock its owner out of the places they
+// use.
 type LoginGuard interface {
 	Locked(keys ...string) (bool, time.Duration)
 	Fail(keys ...string)
+	Trust(key string)
+	Trusted(key string) bool
 }
 
 // locked asks the Lockout, if there is one, whether any of keys is locked
@@ -132,8 +175,26 @@ func (sec *Security) clientIP(r *http.Request) string {
 // Wrap applies headers, CORS and the route's address limits to a handler.
 func (sec *Security) Wrap(s *Server, route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			// A body must arrive within the timeout, or the request
+			// fails (a 400), whoever reads it: the handler, or the
+			// server draining what a refused request left unread.
+			timeout := s.BodyTimeout
+			if timeout <= 0 {
+				timeout = DefaultBodyTimeout
+			}
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
+		}
 		sec.headers(w, route)
+		// A refused request's body is not waited for: the connection
+		// closes after the answer.
+		refuse := func() {
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
+		}
 		if !sec.originAllowed(r) {
+			refuse()
 			s.observeLimit("origin")
 			writeError(w, s.Logger, parley.Errorf(parley.EFORBIDDEN, "origin not allowed"))
 			return
@@ -151,10 +212,21 @@ func (sec *Security) Wrap(s *Server, route string, h http.Handler) http.Handler 
 		}
 		if limit != nil {
 			if ok, wait := limit.Allow(sec.clientIP(r)); !ok {
+				refuse()
 				s.observeLimit(route)
 				tooMany(w, s, wait)
 				return
 			}
+		}
+		if sec.MaxAuthInFlight > 0 && strings.Contains(route, "/auth/") {
+			ip := sec.clientIP(r)
+			if !sec.inflight.enter(ip, sec.MaxAuthInFlight) {
+				refuse()
+				s.observeLimit("auth-in-flight")
+				tooMany(w, s, time.Second)
+				return
+			}
+			defer sec.inflight.leave(ip)
 		}
 		h.ServeHTTP(w, r)
 	})

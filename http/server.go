@@ -47,6 +47,9 @@ type Server struct {
 	Observer Observer
 	// Security holds headers, CORS and limits; nil is the zero Security.
 	Security *Security
+	// BodyTimeout is how long a request body may take to arrive
+	// (default DefaultBodyTimeout); a slower one is a 400.
+	BodyTimeout time.Duration
 }
 
 // Handler serves the HTTP listener: API, health, both WebSocket endpoints

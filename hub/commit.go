@@ -152,8 +152,9 @@ func (h *Hub) flushDeferred() {
 type delivery struct {
 	user   string
 	frame  []byte
-	except string // connection ID that must not get it
-	conv   string // set with seq for message deliveries
+	more   [][]byte // frames written after frame (an expanded event)
+	except string   // connection ID that must not get it
+	conv   string   // set with seq for message deliveries
 	seq    int64
 	kind   string // "direct" or "group" for messages, "" for events
 	at     time.Time
@@ -360,10 +361,16 @@ func (h *Hub) publish(ev *parley.Event) {
 
 // dispatch hands an event's frame to the fan-out workers of its users.
 func (h *Hub) dispatch(ev *parley.Event) {
+	// An event standing for several frames is expanded once here; its
+	// frames are shared by every delivery.
+	frames := protocol.ExpandEvent(ev.Frame)
+	if len(frames) == 0 {
+		return
+	}
 	perWorker := make(map[int][]delivery)
 	for _, u := range ev.Users {
 		w := h.worker(u)
-		perWorker[w] = append(perWorker[w], delivery{user: u, frame: ev.Frame, except: ev.ExceptConn, conv: ev.Conv, seq: ev.Seq})
+		perWorker[w] = append(perWorker[w], delivery{user: u, frame: frames[0], more: frames[1:], except: ev.ExceptConn, conv: ev.Conv, seq: ev.Seq})
 	}
 	for w, ds := range perWorker {
 		h.toWorker(w, ds)

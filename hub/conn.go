@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -129,9 +130,9 @@ func (c *Conn) start() {
 			c.endSync(nil)
 		}
 	}
-	if err != nil {
+	if err != nil && err != errClosed {
 		h.log.Error("connection start failed", "conn", c.id, "user", c.user, "err", err)
-		c.Close(1011, "internal error")
+		c.Close(protocol.CloseInternal, "internal error")
 	}
 }
 
@@ -206,12 +207,60 @@ func (c *Conn) writeAll(frames [][]byte) {
 func (c *Conn) wrote(err error) {
 	if err != nil {
 		if err == ErrSlow {
-			c.hub.metrics.SlowClient()
-			c.hub.log.Warn("slow client disconnected", "conn", c.id, "user", c.user)
-			c.Close(protocol.CloseTryAgain, "too slow to keep up; reconnect")
+			c.TooSlow()
 			return
 		}
-		c.Close(1006, "write failed")
+		c.Close(protocol.CloseInternal, "write failed")
+	}
+}
+
+// writePaced sends a frame of the opening pass (or of a resync) once the
+// outbound queue has room for it, so that these frames are paced by what
+// the client reads rather than cut by the queue's bound. It returns
+// errClosed once the connection is closed, and closes a client that has
+// taken nothing for stallTimeout as too slow.
+func (c *Conn) writePaced(ctx context.Context, frame []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.hub.stallTimeout())
+	err := c.sock.WaitRoom(wctx, len(frame))
+	cancel()
+	switch {
+	case c.isClosed():
+		return errClosed
+	case err != nil && ctx.Err() == nil && wctx.Err() != nil:
+		c.TooSlow()
+		return errClosed
+	case err != nil:
+		c.Close(protocol.CloseGoingAway, "connection ended")
+		return errClosed
+	}
+	c.write(frame)
+	if c.isClosed() {
+		return errClosed
+	}
+	return nil
+}
+
+// stallTimeout is how long a paced write waits for a client that takes
+// nothing: two ping intervals, by which the ping round drops it anyway.
+func (h *Hub) stallTimeout() time.Duration { return 2 * h.cfg.PingInterval }
+
+// errClosed ends an opening pass whose connection closed: nothing more is
+// written, logged or counted for it.
+var errClosed = errors.New("hub: connection closed")
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// TooSlow closes the connection with 1013 because its outbound queue is
+// over its bound; the first call logs and counts it, later ones do
+// nothing.
+func (c *Conn) TooSlow() {
+	if c.closeWith(protocol.CloseTryAgain, "too slow to keep up; reconnect") {
+		c.hub.metrics.SlowClient()
+		c.hub.log.Warn("slow client disconnected", "conn", c.id, "user", c.user)
 	}
 }
 
@@ -253,7 +302,7 @@ func (c *Conn) deliver(ds []delivery) {
 			}
 		}
 		c.trackLocked(d)
-		frames = append(frames, d.frame)
+		frames = append(append(frames, d.frame), d.more...)
 		sent = append(sent, d)
 	}
 	c.mu.Unlock()
@@ -283,6 +332,9 @@ func (c *Conn) trackLocked(d delivery) {
 // writeDelivery writes a delivery, counting messages in the metrics.
 func (c *Conn) writeDelivery(d delivery) {
 	c.write(d.frame)
+	for _, f := range d.more {
+		c.write(f)
+	}
 	c.countDelivery(d)
 }
 
@@ -361,18 +413,81 @@ func (c *Conn) endSync(covered map[string]int64) {
 
 // Close closes the connection with a close code; the transport then calls
 // Detach. Closing twice is harmless.
-func (c *Conn) Close(code int, reason string) {
+func (c *Conn) Close(code int, reason string) { c.closeWith(code, reason) }
+
+// closeWith closes the connection and reports whether this call did.
+func (c *Conn) closeWith(code int, reason string) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.closed = true
 	c.closeWhy = reason
 	c.held = nil
-	c.inbox = nil
+	inbox := c.takeInboxLocked()
 	c.mu.Unlock()
+	c.salvageAcks(inbox)
 	c.sock.Close(code, reason)
+	return true
+}
+
+// takeInboxLocked empties the inbox and returns what it held. The caller
+// holds c.mu.
+func (c *Conn) takeInboxLocked() [][]byte {
+	frames := c.inbox
+	c.inbox, c.inboxBytes = nil, 0
+	return frames
+}
+
+// salvageAcks applies the ACKs among frames that a closing connection
+// will never process (they waited behind the opening pass, say): what
+// the client acknowledged before the close counts, so that its cursors
+// move and the next connection does not start over. Nothing is replied.
+func (c *Conn) salvageAcks(frames [][]byte) {
+	var acks []*protocol.Frame
+	for _, raw := range frames {
+		if !protocol.IsAck(raw) {
+			continue
+		}
+		if f, err := protocol.Decode(raw); err == nil && f.Type == protocol.TypeAck {
+			acks = append(acks, f)
+		}
+	}
+	if len(acks) == 0 {
+		return
+	}
+	h := c.hub
+	h.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, f := range acks {
+			if cur, err := c.prepareAck(ctx, f); err == nil {
+				h.ack(cur)
+			}
+		}
+	})
+}
+
+// drainAcks handles, during the opening pass, the ACKs at the head of the
+// inbox: nothing was sent before them that is still waiting, so taking
+// them early keeps frame order, and a client receiving a long backlog
+// moves its cursors as it goes.
+func (c *Conn) drainAcks() {
+	c.mu.Lock()
+	n := 0
+	for n < len(c.inbox) && protocol.IsAck(c.inbox[n]) {
+		c.inboxBytes -= len(c.inbox[n])
+		n++
+	}
+	if n == 0 {
+		c.mu.Unlock()
+		return
+	}
+	frames := c.inbox[:n:n]
+	c.inbox = c.inbox[n:]
+	c.mu.Unlock()
+	c.handle(frames)
 }
 
 // Detach unregisters a closed socket's connection. The transport calls it
@@ -386,8 +501,9 @@ func (h *Hub) Detach(c *Conn, err error) {
 	c.closed = true
 	why := c.closeWhy
 	c.held = nil
-	c.inbox = nil
+	inbox := c.takeInboxLocked()
 	c.mu.Unlock()
+	c.salvageAcks(inbox)
 	h.metrics.ConnClosed(c.kind)
 	attrs := []any{"conn", c.id, "user", c.user, "kind", c.kind, "duration", h.now().Sub(c.opened).Round(time.Millisecond)}
 	if why != "" {

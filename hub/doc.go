@@ -13,6 +13,10 @@
 //   - Fan-out workers deliver committed messages to recipients' connections;
 //     each recipient is always served by the same worker, so a connection
 //     sees one conversation's messages in seq order.
+//   - An event may stand for several frames: a CREATE_GROUP's
+//     GROUP_MEMBER_JOINED frames travel as one protocol.GroupCreated, which
+//     dispatch expands once per node (delivery.more), so that a group of N
+//     members costs N deliveries between nodes, not N squared.
 //   - While a chat connection is syncing (sending INIT_DATA and offline
 //     messages), deliveries to it are held and then sent, without the
 //     duplicates that the offline pass already sent.
@@ -24,6 +28,11 @@
 //   - Socket writes never block: a connection whose outbound queue passes
 //     its byte bound is closed with 1013 (its messages stay stored and come
 //     back as offline messages), so a slow client never slows anyone else.
+//     The opening pass (INIT_DATA, offline messages, INFO) is the one
+//     exception: its goroutine waits for room (Socket.WaitRoom) instead, so
+//     that a slow link gets its backlog rather than a 1013; it handles the
+//     ACKs at the head of the inbox as it goes. A closing connection still
+//     applies the ACKs it had queued.
 //   - ACKs and last-seen times are kept in memory and stored every 100 ms
 //     (and before a connection of the user reads them); losing them in a
 //     crash means a message is delivered again, never lost.

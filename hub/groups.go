@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"slices"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/protocol"
@@ -9,7 +10,7 @@ import (
 
 // createGroup answers CREATE_GROUP: the creator owns the new group, and
 // every member, the creator included, is announced with
-// GROUP_MEMBER_JOINED.
+// GROUP_MEMBER_JOINED, to every member.
 func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
 	if !allow(c.hub.cfg.Limits.Groups, c.user) {
 		return parley.Errorf(parley.ERATELIMITED, "too many groups created; slow down")
@@ -32,19 +33,22 @@ func (c *Conn) createGroup(ctx context.Context, f *protocol.Frame) error {
 			members = append(members, m)
 		}
 	}
+	if err := c.hub.groupRoom(ctx, "", append([]string{c.user}, members...)); err != nil {
+		return err
+	}
 	g := &parley.Group{ID: c.hub.newGroupID(), Name: name, Owner: c.user, Private: f.Private, CreatedAt: c.hub.now()}
 	if err := c.hub.store.CreateGroup(ctx, g, members, g.CreatedAt); err != nil {
 		return err
 	}
 	c.reply(protocol.Encode(protocol.Success{Type: protocol.TypeSuccess, ID: f.ID, GroupID: g.ID, Name: g.Name}))
+	// One event for the N GROUP_MEMBER_JOINED frames: each node expands
+	// it once for its own connections (see protocol.GroupCreated).
 	all := append([]string{c.user}, members...)
-	for _, m := range all {
-		c.hub.publish(&parley.Event{
-			Users:      all,
-			Frame:      protocol.Encode(protocol.MemberJoined{Type: protocol.TypeMemberJoined, GroupID: g.ID, Name: g.Name, Username: m, By: c.user}),
-			ExceptConn: c.id,
-		})
-	}
+	c.hub.publish(&parley.Event{
+		Users:      all,
+		Frame:      protocol.Encode(protocol.GroupCreated{Type: protocol.TypeGroupCreated, GroupID: g.ID, Name: g.Name, By: c.user, Members: all}),
+		ExceptConn: c.id,
+	})
 	return nil
 }
 
@@ -53,8 +57,18 @@ func (c *Conn) joinGroup(ctx context.Context, f *protocol.Frame) error {
 	if err := checkGroupID(f.GroupID); err != nil {
 		return err
 	}
+	fails := c.hub.cfg.Limits.JoinFailures
+	if fails != nil && fails.Blocked(c.user) {
+		return parley.Errorf(parley.ERATELIMITED, "too many failed attempts to join groups; wait a minute")
+	}
+	if err := c.hub.groupRoom(ctx, f.GroupID, []string{c.user}); err != nil {
+		return err
+	}
 	joined, err := c.hub.store.JoinGroup(ctx, f.GroupID, c.user, c.hub.now())
 	if err != nil {
+		if code := parley.ErrorCode(err); fails != nil && (code == parley.ENOTFOUND || code == parley.EFORBIDDEN) {
+			fails.Fail(c.user)
+		}
 		return err
 	}
 	return c.joined(ctx, f, c.user, joined)
@@ -67,6 +81,9 @@ func (c *Conn) addMember(ctx context.Context, f *protocol.Frame) error {
 	}
 	if err := parley.ValidateUsername(f.Username); err != nil {
 		return parley.Errorf(parley.EINVALID, "username is not a valid username")
+	}
+	if err := c.hub.groupRoom(ctx, f.GroupID, []string{f.Username}); err != nil {
+		return err
 	}
 	added, err := c.hub.store.AddMember(ctx, f.GroupID, c.user, f.Username, c.hub.now())
 	if err != nil {
@@ -162,6 +179,31 @@ func (c *Conn) membersOf(ctx context.Context, groupID string) ([]parley.Member, 
 		}
 	}
 	return nil, parley.Errorf(parley.EFORBIDDEN, "you are not a member of group %q", groupID)
+}
+
+// groupRoom returns EFORBIDDEN if one of users is already in
+// MaxGroupsPerUser groups, not counting groupID (a member being added
+// again changes nothing). It is checked before the change, outside its
+// transaction: concurrent additions can overshoot the bound by a few.
+func (h *Hub) groupRoom(ctx context.Context, groupID string, users []string) error {
+	limit := h.cfg.MaxGroupsPerUser
+	if limit <= 0 {
+		return nil
+	}
+	for _, u := range users {
+		in, err := h.store.Inbox(ctx, u)
+		if err != nil {
+			return err
+		}
+		if len(in.Groups) < limit {
+			continue
+		}
+		if groupID != "" && slices.ContainsFunc(in.Groups, func(g parley.GroupSummary) bool { return g.GroupID == groupID }) {
+			continue
+		}
+		return parley.Errorf(parley.EFORBIDDEN, "%s is already in %d groups, the most allowed", u, limit)
+	}
+	return nil
 }
 
 // logOnly logs an error that happened after the reply was sent; the client

@@ -293,16 +293,25 @@ func (c *Conn) handleRequest(ctx context.Context, f *protocol.Frame) bool {
 		err = c.typing(ctx, f)
 	case protocol.TypeCreateGroup:
 		err = c.createGroup(ctx, f)
-	case protocol.TypeJoinGroup:
-		err = c.joinGroup(ctx, f)
-	case protocol.TypeAddMember:
-		err = c.addMember(ctx, f)
-	case protocol.TypeRemoveMember:
-		err = c.removeMember(ctx, f, f.Username)
-	case protocol.TypeLeaveGroup:
-		err = c.removeMember(ctx, f, c.user)
+	case protocol.TypeJoinGroup, protocol.TypeAddMember, protocol.TypeRemoveMember, protocol.TypeLeaveGroup:
+		if !allow(c.hub.cfg.Limits.Membership, c.user) {
+			err = parley.Errorf(parley.ERATELIMITED, "too many membership changes; slow down")
+			break
+		}
+		switch f.Type {
+		case protocol.TypeJoinGroup:
+			err = c.joinGroup(ctx, f)
+		case protocol.TypeAddMember:
+			err = c.addMember(ctx, f)
+		case protocol.TypeRemoveMember:
+			err = c.removeMember(ctx, f, f.Username)
+		default:
+			err = c.removeMember(ctx, f, c.user)
+		}
 	case protocol.TypeGroupMembers:
 		err = c.groupMembers(ctx, f)
+	case protocol.TypeGetChats, protocol.TypeGetGroups:
+		err = c.listConversations(ctx, f)
 	default:
 		err = parley.Errorf(parley.EINVALID, "unknown frame type")
 	}
@@ -390,9 +399,16 @@ func pageOf(f *protocol.Frame) (parley.Page, error) {
 }
 
 // typing forwards TYPING to the other participants; nothing is stored.
+// It is forwarded only between users who share a conversation (a chat
+// with at least one message, or a group), and TYPING past the sender's
+// limits is dropped without a reply: it is a hint, not a request.
 func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
+	if !allow(c.hub.cfg.Limits.Typing, c.user) {
+		return nil
+	}
 	t := protocol.Typing{Type: protocol.TypeTyping, From: c.user}
 	var users []string
+	var conv string
 	if f.GroupID != "" {
 		if err := checkGroupID(f.GroupID); err != nil {
 			return err
@@ -401,15 +417,15 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 		if err != nil {
 			return err
 		}
-		t.GroupID = f.GroupID
+		conv, t.GroupID = f.GroupID, f.GroupID
 		for _, m := range members {
 			if m.Username != c.user {
 				users = append(users, m.Username)
 			}
 		}
 	} else {
-		conv, err := c.conversation(ctx, f, true)
-		if err != nil {
+		var err error
+		if conv, err = c.conversation(ctx, f, true); err != nil {
 			return err
 		}
 		t.ChatID = conv
@@ -417,13 +433,22 @@ func (c *Conn) typing(ctx context.Context, f *protocol.Frame) error {
 		if err := c.hub.userExists(ctx, users[0]); err != nil {
 			return err
 		}
+		// A chat exists from its first message; before it, strangers
+		// get no typing from each other.
+		msgs, _, err := c.hub.store.History(ctx, conv, parley.Page{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
 	}
-	if len(users) > 0 {
-		c.hub.publish(&parley.Event{Users: users, Frame: protocol.Encode(t)})
+	if len(users) == 0 || !allow(c.hub.cfg.Limits.TypingPair, c.user+"\x00"+conv) {
+		return nil
 	}
+	c.hub.publish(&parley.Event{Users: users, Frame: protocol.Encode(t)})
 	return nil
 }
-
 
 // userExists returns ENOTFOUND for an unknown user.
 func (h *Hub) userExists(ctx context.Context, username string) error {

@@ -2,10 +2,13 @@ package hub
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"hash/maphash"
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +47,14 @@ type Config struct {
 	// MaxInbound bounds the frames a connection may have waiting to be
 	// processed; past it the connection is closed. Default 1024.
 	MaxInbound int
+	// InitListMax bounds the chats, and the groups, that INIT_DATA lists
+	// (and a GET_CHATS or GET_GROUPS page), so that its size is bounded
+	// whatever others do: anyone can start a chat with a user or add them
+	// to an open group. Default 500.
+	InitListMax int
+	// MaxGroupsPerUser bounds the groups a user can be in; joining,
+	// creating or being added past it is ERROR forbidden. 0: no bound.
+	MaxGroupsPerUser int
 	// FanoutWorkers delivers committed messages; default GOMAXPROCS.
 	FanoutWorkers int
 	// Limits rate-limit users' requests; a nil limiter allows everything.
@@ -66,6 +77,27 @@ type Limits struct {
 	History  Limiter // GET_*_HISTORY
 	Groups   Limiter // CREATE_GROUP
 	Acks     Limiter // ACK
+	// Typing limits TYPING per sender, and TypingPair per sender and
+	// conversation (key "sender\x00conv"); TYPING past either is dropped
+	// without a reply.
+	Typing     Limiter
+	TypingPair Limiter
+	// Membership limits JOIN_GROUP, ADD_GROUP_MEMBER,
+	// REMOVE_GROUP_MEMBER and LEAVE_GROUP, each of which sends an event
+	// to every member: ERROR rate_limited past it.
+	Membership Limiter
+	// JoinFailures limits the JOIN_GROUP attempts that fail (no such
+	// group, a private one): past it, JOIN_GROUP is ERROR rate_limited
+	// until the failures age out. Nil limits nothing.
+	JoinFailures FailureLimiter
+}
+
+// FailureLimiter limits a user's failed requests of one kind.
+type FailureLimiter interface {
+	// Blocked reports whether username has failed too often lately.
+	Blocked(username string) bool
+	// Fail counts one failure of username.
+	Fail(username string)
 }
 
 // allow asks a limiter, which may be nil.
@@ -145,6 +177,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.MaxInbound <= 0 {
 		cfg.MaxInbound = 1024
+	}
+	if cfg.InitListMax <= 0 {
+		cfg.InitListMax = 500
 	}
 	if cfg.FanoutWorkers <= 0 {
 		cfg.FanoutWorkers = runtime.GOMAXPROCS(0)
@@ -421,4 +456,14 @@ func (h *Hub) Stats() Stats {
 }
 
 func (h *Hub) newMessageID() string { return h.ids.Generate().String() }
-func (h *Hub) newGroupID() string   { return "g" + h.ids.Generate().Base36() }
+
+// newGroupID returns "g" and 128 random bits in lowercase base32 (27
+// characters, never a "-"): a group id cannot be guessed, so knowing one
+// is what lets a user JOIN_GROUP an open group.
+func (h *Hub) newGroupID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return "g" + strings.ToLower(groupIDEncoding.EncodeToString(b[:]))
+}
+
+var groupIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -20,24 +22,40 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 	if err := h.flushAcks(c.user); err != nil {
 		return err
 	}
-	in, err := h.store.Inbox(ctx, c.user)
+	in, err := h.inbox(ctx, c.user)
 	if err != nil {
 		return err
 	}
-	peers := make([]string, len(in.Chats))
-	for i, ch := range in.Chats {
+	peers := make([]string, min(len(in.Chats), h.cfg.InitListMax))
+	for i, ch := range in.Chats[:len(peers)] {
 		peers[i] = ch.With
 	}
 	statuses := h.statuses(ctx, peers)
 	now := h.now()
 	init := protocol.InitData{
-		Type:     protocol.TypeInitData,
-		Username: c.user,
-		Chats:    make([]protocol.ChatInfo, len(in.Chats)),
-		Groups:   make([]protocol.GroupInfo, len(in.Groups)),
+		Type:       protocol.TypeInitData,
+		Username:   c.user,
+		Chats:      chatInfos(h, in.Chats[:min(len(in.Chats), h.cfg.InitListMax)], statuses, now),
+		Groups:     groupInfos(in.Groups[:min(len(in.Groups), h.cfg.InitListMax)]),
+		MoreChats:  len(in.Chats) > h.cfg.InitListMax,
+		MoreGroups: len(in.Groups) > h.cfg.InitListMax,
 	}
-	for i, ch := range in.Chats {
-		init.Chats[i] = protocol.ChatInfo{
+	if err := c.writePaced(ctx, protocol.Encode(init)); err != nil {
+		return err
+	}
+
+	covered, err := c.sendOffline(ctx, in, true)
+	if err != nil {
+		return err
+	}
+	c.endSync(covered)
+	return nil
+}
+
+func chatInfos(h *Hub, chats []parley.ChatSummary, statuses []string, now time.Time) []protocol.ChatInfo {
+	out := make([]protocol.ChatInfo, len(chats))
+	for i, ch := range chats {
+		out[i] = protocol.ChatInfo{
 			ChatID:   ch.ChatID,
 			With:     ch.With,
 			Status:   statuses[i],
@@ -46,17 +64,27 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 			Unread:   ch.Unread,
 		}
 	}
-	for i, g := range in.Groups {
-		init.Groups[i] = protocol.GroupInfo{GroupID: g.GroupID, Name: g.Name, LastSeq: g.LastSeq, Unread: g.Unread}
-	}
-	c.write(protocol.Encode(init))
+	return out
+}
 
-	covered, err := c.sendOffline(ctx, in)
-	if err != nil {
-		return err
+func groupInfos(groups []parley.GroupSummary) []protocol.GroupInfo {
+	out := make([]protocol.GroupInfo, len(groups))
+	for i, g := range groups {
+		out[i] = protocol.GroupInfo{GroupID: g.GroupID, Name: g.Name, LastSeq: g.LastSeq, Unread: g.Unread}
 	}
-	c.endSync(covered)
-	return nil
+	return out
+}
+
+// inbox reads the user's inbox with chats and groups in ascending id
+// order, the order INIT_DATA, GET_CHATS and GET_GROUPS list them in.
+func (h *Hub) inbox(ctx context.Context, user string) (*parley.Inbox, error) {
+	in, err := h.store.Inbox(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(in.Chats, func(a, b parley.ChatSummary) int { return strings.Compare(a.ChatID, b.ChatID) })
+	slices.SortFunc(in.Groups, func(a, b parley.GroupSummary) int { return strings.Compare(a.GroupID, b.GroupID) })
+	return in, nil
 }
 
 // sendOffline sends every message above the user's cursors (the oldest
@@ -64,7 +92,11 @@ func (c *Conn) sendInitData(ctx context.Context) error {
 // offline_delivered. It returns, per conversation, the highest seq it
 // accounts for: everything up to the conversation's last seq at the time
 // of the inbox, and any later message the offline query returned.
-func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox) (map[string]int64, error) {
+//
+// Its frames are paced by the client's reading (writePaced), and it stops
+// at once when the connection closes. In the opening pass (opening set)
+// the ACKs the client sends meanwhile are handled as they come.
+func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox, opening bool) (map[string]int64, error) {
 	h := c.hub
 	covered := make(map[string]int64, len(in.Chats)+len(in.Groups))
 	count := 0
@@ -83,7 +115,12 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox) (map[string]in
 			if m.IsGroup() {
 				typ = protocol.TypeGroup
 			}
-			c.write(protocol.Encode(protocol.Delivery{Type: typ, Message: protocol.FromMessage(m), Offline: true}))
+			if err := c.writePaced(ctx, protocol.Encode(protocol.Delivery{Type: typ, Message: protocol.FromMessage(m), Offline: true})); err != nil {
+				return err
+			}
+			if opening {
+				c.drainAcks()
+			}
 			if m.Seq > covered[conv] {
 				covered[conv] = m.Seq
 			}
@@ -102,7 +139,9 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox) (map[string]in
 		}
 	}
 	h.metrics.OfflineDelivered(count)
-	c.write(protocol.Encode(protocol.Info{Type: protocol.TypeInfo, Msg: "offline messages delivered", Event: "offline_delivered", Count: &count}))
+	if err := c.writePaced(ctx, protocol.Encode(protocol.Info{Type: protocol.TypeInfo, Msg: "offline messages delivered", Event: "offline_delivered", Count: &count})); err != nil {
+		return nil, err
+	}
 	return covered, nil
 }
 
@@ -133,10 +172,10 @@ func (h *Hub) Resync() {
 			if err == nil {
 				c.sendContactsPresence(ctx, in)
 				if c.kind == Chat {
-					_, err = c.sendOffline(ctx, in)
+					_, err = c.sendOffline(ctx, in, false)
 				}
 			}
-			if err != nil {
+			if err != nil && err != errClosed {
 				h.log.Error("resync failed", "conn", c.id, "user", c.user, "err", err)
 			}
 		})

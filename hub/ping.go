@@ -1,6 +1,10 @@
 package hub
 
-import "time"
+import (
+	"time"
+
+	"github.com/parley-chat/parley/protocol"
+)
 
 // pingLoop pings every connection each PingInterval and drops those that
 // did not answer the previous ping. Connections are visited a shard at a
@@ -26,8 +30,10 @@ func (h *Hub) pingLoop() {
 				c.Close(1001, "no pong")
 				continue
 			}
-			if err := c.sock.Ping(); err != nil {
-				c.Close(1006, "ping failed")
+			if err := c.sock.Ping(); err == ErrSlow {
+				c.TooSlow()
+			} else if err != nil {
+				c.Close(protocol.CloseInternal, "ping failed")
 			}
 		}
 		i = (i + 1) % len(h.shards)

@@ -1,6 +1,9 @@
 package hub
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Socket is the hub's view of one WebSocket, implemented by the transport.
 // All methods are safe for concurrent use and never block on the network.
@@ -13,6 +16,11 @@ type Socket interface {
 	// connection that has several frames ready costs one system call,
 	// not one per frame. Errors as WriteText's.
 	WriteTexts(frames [][]byte) error
+	// WaitRoom blocks until a frame of n bytes fits in the outbound queue
+	// (an empty queue takes a frame of any size), the connection closes
+	// (an error), or ctx ends (its error). It is how the opening pass is
+	// paced by what the client reads instead of being cut by the bound.
+	WaitRoom(ctx context.Context, n int) error
 	// Ping queues a WebSocket ping.
 	Ping() error
 	// Close sends a close frame with code and reason (when the queue allows)

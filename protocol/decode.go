@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 
@@ -12,7 +13,7 @@ var clientTypes = map[string]bool{
 	TypeGroupHistory: true, TypeCreateGroup: true, TypeJoinGroup: true,
 	TypeAddMember: true, TypeRemoveMember: true, TypeLeaveGroup: true,
 	TypeGroupMembers: true, TypeAck: true, TypeTyping: true, TypePing: true,
-	TypeDisconnect: true,
+	TypeDisconnect: true, TypeGetChats: true, TypeGetGroups: true,
 }
 
 // IsSend reports whether a frame type stores a message.
@@ -132,4 +133,17 @@ func PeekID(data []byte) string {
 		return ""
 	}
 	return head.ID
+}
+
+// IsAck reports whether a frame is an ACK, without decoding the rest. It
+// lets the hub take ACKs ahead of a long opening pass, and apply those of a
+// connection that closed before processing them.
+func IsAck(data []byte) bool {
+	if len(data) > MaxFrameBytes || !bytes.Contains(data, []byte(TypeAck)) {
+		return false
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(data, &head) == nil && head.Type == TypeAck
 }

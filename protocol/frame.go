@@ -23,6 +23,8 @@ const (
 	TypeTyping          = "TYPING"
 	TypePing            = "PING"
 	TypeDisconnect      = "DISCONNECT"
+	TypeGetChats        = "GET_CHATS"
+	TypeGetGroups       = "GET_GROUPS"
 )
 
 // Server frame types (besides the chat types above, which are also
@@ -39,6 +41,8 @@ const (
 	TypeMemberJoined   = "GROUP_MEMBER_JOINED"
 	TypeMemberLeft     = "GROUP_MEMBER_LEFT"
 	TypePresenceUpdate = "PRESENCE_UPDATE"
+	TypeChats          = "CHATS"
+	TypeGroups         = "GROUPS"
 )
 
 // Presence statuses.
@@ -53,6 +57,7 @@ const (
 	CloseGoingAway   = 1001 // server shutting down
 	ClosePolicy      = 1008 // session ended: logout, revocation, disabled user
 	CloseTooLarge    = 1009 // frame over MaxFrameBytes
+	CloseInternal    = 1011 // the server failed: could not start the session, or write
 	CloseTryAgain    = 1013 // client too slow to keep up
 	MaxFrameBytes    = 64 << 10
 	MaxNestingDepth  = 32
@@ -78,6 +83,7 @@ type Frame struct {
 	Private  bool     `json:"private,omitempty"`
 	Username string   `json:"username,omitempty"`
 	Seq      *int64   `json:"seq,omitempty"`
+	Offset   *int     `json:"offset,omitempty"`
 
 	// Invalid is set by Decode on a send whose fields could not be read.
 	Invalid error `json:"-"`
@@ -204,6 +210,29 @@ type InitData struct {
 	Username string      `json:"username"`
 	Chats    []ChatInfo  `json:"chats"`
 	Groups   []GroupInfo `json:"groups"`
+	// MoreChats and MoreGroups say that the lists were cut at their
+	// bound; GET_CHATS and GET_GROUPS list the rest.
+	MoreChats  bool `json:"moreChats,omitempty"`
+	MoreGroups bool `json:"moreGroups,omitempty"`
+}
+
+// ChatList is CHATS, the reply to GET_CHATS: a page of the user's chats
+// in ascending chatId order, as INIT_DATA lists them.
+type ChatList struct {
+	Type    string     `json:"type"`
+	ID      string     `json:"id,omitempty"`
+	Offset  int        `json:"offset"`
+	Chats   []ChatInfo `json:"chats"`
+	HasMore bool       `json:"hasMore"`
+}
+
+// GroupList is GROUPS, the reply to GET_GROUPS.
+type GroupList struct {
+	Type    string      `json:"type"`
+	ID      string      `json:"id,omitempty"`
+	Offset  int         `json:"offset"`
+	Groups  []GroupInfo `json:"groups"`
+	HasMore bool        `json:"hasMore"`
 }
 
 // MemberJoined is GROUP_MEMBER_JOINED.
@@ -213,6 +242,42 @@ type MemberJoined struct {
 	Name     string `json:"name"`
 	Username string `json:"username"`
 	By       string `json:"by"`
+}
+
+// GroupCreated is an event between nodes, never sent to a client: the
+// GROUP_MEMBER_JOINED frames of a new group, one per member, carried as
+// one event (its users: the members) and expanded by each node for its own
+// connections (Expand), so that a group of N members costs N deliveries
+// between nodes rather than N events to N members each.
+type GroupCreated struct {
+	Type    string   `json:"type"` // TypeGroupCreated
+	GroupID string   `json:"groupId"`
+	Name    string   `json:"name"`
+	By      string   `json:"by"`
+	Members []string `json:"members"`
+}
+
+// TypeGroupCreated is the type of GroupCreated; its leading underscore
+// keeps it apart from every frame type of the protocol.
+const TypeGroupCreated = "_GROUP_CREATED"
+
+var groupCreatedPrefix = []byte(`{"type":"` + TypeGroupCreated + `"`)
+
+// ExpandEvent returns the frames an event frame stands for: the
+// GROUP_MEMBER_JOINED frames of a GroupCreated, or the frame itself.
+func ExpandEvent(frame []byte) [][]byte {
+	if !bytes.HasPrefix(frame, groupCreatedPrefix) {
+		return [][]byte{frame}
+	}
+	var g GroupCreated
+	if json.Unmarshal(frame, &g) != nil {
+		return nil
+	}
+	out := make([][]byte, len(g.Members))
+	for i, m := range g.Members {
+		out[i] = Encode(MemberJoined{Type: TypeMemberJoined, GroupID: g.GroupID, Name: g.Name, Username: m, By: g.By})
+	}
+	return out
 }
 
 // MemberLeft is GROUP_MEMBER_LEFT.

@@ -16,11 +16,18 @@ type Lockout struct {
 	MaxFailures int
 	Window      time.Duration
 	Base, Max   time.Duration
-	Now         func() time.Time
+	// TrustFor is how long a key passed to Trust stays trusted.
+	TrustFor time.Duration
+	Now      func() time.Time
 
-	mu   sync.Mutex
-	keys map[string]*failures
+	mu      sync.Mutex
+	keys    map[string]*failures
+	trusted map[string]time.Time // key -> trusted until
 }
+
+// maxTrusted bounds the trusted keys kept; past it, expired ones are
+// dropped, and if that is not enough, a random half.
+const maxTrusted = 200000
 
 type failures struct {
 	times       []time.Time // failures within the window, oldest first
@@ -30,7 +37,8 @@ type failures struct {
 // NewLockout returns a lockout of maxFailures per 15 minutes, locking out
 // for 1 minute, doubling up to an hour.
 func NewLockout(maxFailures int) *Lockout {
-	return &Lockout{MaxFailures: maxFailures, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour, Now: time.Now, keys: map[string]*failures{}}
+	return &Lockout{MaxFailures: maxFailures, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour, TrustFor: 30 * 24 * time.Hour,
+		Now: time.Now, keys: map[string]*failures{}, trusted: map[string]time.Time{}}
 }
 
 // Locked reports whether any of the keys is locked out, and for how long.
@@ -95,5 +103,50 @@ func (l *Lockout) pruneLocked(now time.Time) {
 		if len(f.times) == 0 && now.After(f.lockedUntil) {
 			delete(l.keys, k)
 		}
+	}
+}
+
+// Trust remembers key (an address that logged in as a user) for TrustFor.
+func (l *Lockout) Trust(key string) {
+	if l == nil || l.MaxFailures <= 0 {
+		return
+	}
+	now := l.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.trusted == nil {
+		l.trusted = make(map[string]time.Time)
+	}
+	if len(l.trusted) >= maxTrusted {
+		l.pruneTrustedLocked(now)
+	}
+	l.trusted[key] = now.Add(l.TrustFor)
+}
+
+// Trusted reports whether key was passed to Trust within TrustFor.
+func (l *Lockout) Trusted(key string) bool {
+	if l == nil || l.MaxFailures <= 0 {
+		return false
+	}
+	now := l.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.trusted[key]
+	return ok && now.Before(until)
+}
+
+func (l *Lockout) pruneTrustedLocked(now time.Time) {
+	for k, until := range l.trusted {
+		if !now.Before(until) {
+			delete(l.trusted, k)
+		}
+	}
+	// Still full: forget a random half (map order). A forgotten address
+	// is only held to the username's lock-out again.
+	for k := range l.trusted {
+		if len(l.trusted) < maxTrusted/2 {
+			return
+		}
+		delete(l.trusted, k)
 	}
 }

@@ -99,3 +99,23 @@ func (l Limiter) Allow(key string) bool {
 	ok, _ := l.Keyed.Allow(key)
 	return ok
 }
+
+// Blocked reports whether key has no token left, without spending one.
+func (k *Keyed) Blocked(key string) bool {
+	if k.Off() {
+		return false
+	}
+	now := k.now()
+	s := &k.shards[maphash.String(k.seed, key)%uint64(len(k.shards))]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[key]
+	return b != nil && b.lim.TokensAt(now) < 1
+}
+
+// Failures adapts Keyed to counting failures: each Fail spends a token,
+// and a key is Blocked while it has none.
+type Failures struct{ *Keyed }
+
+// Fail spends a token of key.
+func (f Failures) Fail(key string) { f.Keyed.Allow(key) }

@@ -65,4 +65,15 @@ func TestLockout(t *testing.T) {
 	if locked, _ := off.Locked("x"); locked {
 		t.Fatal("an off lockout locked")
 	}
+	if l.Trusted("pair:alice|1") {
+		t.Fatal("trusted before Trust")
+	}
+	l.Trust("pair:alice|1")
+	if !l.Trusted("pair:alice|1") || l.Trusted("pair:alice|2") {
+		t.Fatal("Trust not kept, or given to another key")
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if l.Trusted("pair:alice|1") {
+		t.Fatal("still trusted after TrustFor")
+	}
 }

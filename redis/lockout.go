@@ -19,13 +19,15 @@ type Lockout struct {
 	MaxFailures int
 	Window      time.Duration
 	Base, Max   time.Duration
-	seq         atomic.Int64
+	// TrustFor is how long a key passed to Trust stays trusted.
+	TrustFor time.Duration
+	seq      atomic.Int64
 }
 
 // Lockout returns a cross-node lockout of maxFailures per 15 minutes,
 // locking out for 1 minute, doubling up to an hour.
 func (c *Client) Lockout(maxFailures int) *Lockout {
-	return &Lockout{c: c, MaxFailures: maxFailures, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour}
+	return &Lockout{c: c, MaxFailures: maxFailures, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour, TrustFor: 30 * 24 * time.Hour}
 }
 
 // failScript records one failure of a key in a sorted set of failure times
@@ -92,4 +94,35 @@ func (l *Lockout) Fail(keys ...string) {
 			return
 		}
 	}
+}
+
+// Trust remembers key (an address that logged in as a user) for TrustFor,
+// across every node.
+func (l *Lockout) Trust(key string) {
+	c := l.c
+	if l.MaxFailures <= 0 || c.skipLimits() {
+		return
+	}
+	ctx, cancel := c.timeout(context.Background())
+	defer cancel()
+	if err := c.rdb.Set(ctx, c.keys.trusted(key), "1", l.TrustFor).Err(); err != nil {
+		c.noteErr("lockout", err)
+	}
+}
+
+// Trusted reports whether key was passed to Trust within TrustFor. While
+// Redis is unreachable nothing is locked out anyway.
+func (l *Lockout) Trusted(key string) bool {
+	c := l.c
+	if l.MaxFailures <= 0 || c.skipLimits() {
+		return false
+	}
+	ctx, cancel := c.timeout(context.Background())
+	defer cancel()
+	n, err := c.rdb.Exists(ctx, c.keys.trusted(key)).Result()
+	if err != nil {
+		c.noteErr("lockout", err)
+		return false
+	}
+	return n > 0
 }

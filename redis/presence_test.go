@@ -338,4 +338,12 @@ func TestLockout(t *testing.T) {
 	if locked, _ := off.Locked("user:carol"); locked {
 		t.Fatalf("a lockout of 0 failures locked carol out")
 	}
+	// Trust, as ratelimit.Lockout keeps it, spans nodes.
+	if la.Trusted("pair:alice|192.0.2.7") {
+		t.Fatalf("trusted before Trust")
+	}
+	la.Trust("pair:alice|192.0.2.7")
+	if !lb.Trusted("pair:alice|192.0.2.7") || lb.Trusted("pair:alice|192.0.2.8") {
+		t.Fatalf("trust not shared across nodes, or given to another key")
+	}
 }

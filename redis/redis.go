@@ -453,6 +453,7 @@ func (k keyspace) control() string              { return k.p + "bus" }
 func (k keyspace) sweepLock() string            { return k.p + "sweep" }
 func (k keyspace) failures(key string) string   { return k.p + "lf:" + key }
 func (k keyspace) lock(key string) string       { return k.p + "lk:" + key }
+func (k keyspace) trusted(key string) string    { return k.p + "lt:" + key }
 func (k keyspace) rate(name, user string) string {
 	return k.p + "rl:" + name + ":" + user
 }

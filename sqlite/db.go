@@ -18,6 +18,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/parley-chat/parley"
 )
 
 //go:embed migrations/*.sql
@@ -65,10 +67,15 @@ type DB struct {
 	// The background checkpointer: ckpt is its connection; busy, the
 	// time spent in write transactions, tells it whether the writer wrote
 	// and how saturated it was.
-	ckpt     *sql.DB
-	busy     atomic.Int64 // nanoseconds
-	stopCkpt chan struct{}
-	ckptDone chan struct{}
+	ckpt *sql.DB
+	busy atomic.Int64 // nanoseconds
+
+	// writeFailed is when the last write failed for want of disk (a
+	// full or failing disk), 0 once a write succeeds again; Ping reports
+	// the store unavailable meanwhile.
+	writeFailed atomic.Int64 // unix nanoseconds
+	stopCkpt    chan struct{}
+	ckptDone    chan struct{}
 
 	users   knownUsers
 	members memberCache
@@ -240,14 +247,39 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer func() { db.busy.Add(int64(time.Since(start))) }()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return db.noteWrite(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		return db.noteWrite(err)
+	}
+	return db.noteWrite(tx.Commit())
+}
+
+// errNoDisk is what a write that failed for want of disk answers: a
+// client may try again later.
+var errNoDisk = parley.Errorf(parley.EUNAVAILABLE, "the server cannot store anything right now; try again later")
+
+// noteWrite records the outcome of a write transaction and turns a disk
+// failure (SQLITE_FULL, SQLITE_IOERR) into EUNAVAILABLE, keeping the cause
+// for the log.
+func (db *DB) noteWrite(err error) error {
+	var e *sqlite.Error
+	switch {
+	case err == nil:
+		db.writeFailed.Store(0)
+		return nil
+	case errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_FULL || e.Code()&0xff == sqlite3.SQLITE_IOERR):
+		db.writeFailed.Store(time.Now().UnixNano())
+		return fmt.Errorf("%w (sqlite: %w)", errNoDisk, err)
+	default:
 		return err
 	}
-	return tx.Commit()
 }
+
+// writeFailWindow is how long after a write failed for want of disk Ping
+// reports the store unavailable, unless a write succeeds meanwhile.
+const writeFailWindow = time.Minute
 
 // write runs fn in a write transaction under the write lock.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -262,6 +294,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	// Reads work on a full disk; writes do not.
+	if at := db.writeFailed.Load(); at != 0 && time.Since(time.Unix(0, at)) < writeFailWindow {
+		return fmt.Errorf("sqlite: ping: the last write failed: %w", errNoDisk)
 	}
 	return nil
 }

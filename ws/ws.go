@@ -97,8 +97,9 @@ func New(cfg Config) (*Server, error) {
 		Name:                    "parley",
 		NPoller:                 cfg.Pollers,
 		ReleaseWebsocketPayload: true,
-		// Room for a close frame after the queue bound trips.
-		MaxWriteBufferSize: cfg.MaxQueueBytes + 64<<10,
+		// Room for a close frame after the queue bound trips, and for one
+		// frame larger than the bound written to an empty queue.
+		MaxWriteBufferSize: cfg.MaxQueueBytes + 1<<20,
 		// Frames are handled inline on the poller goroutine: Conn.Receive
 		// only copies the frame and queues it.
 		ServerExecutor: func(f func()) { f() },
@@ -111,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 		if wsc, ok := c.Session().(*websocket.Conn); ok {
 			if s, ok := wsc.Session().(*socket); ok {
 				s.written.Add(int64(n))
+				s.wake()
 			}
 		}
 	})
@@ -140,6 +142,19 @@ func New(cfg Config) (*Server, error) {
 			sock.receive(data)
 		}
 	})
+	// A pong is outbound data like any frame: it counts toward the bound,
+	// and a client that pings without reading is closed as too slow
+	// (1013), as one that does not read its messages is.
+	u.SetPingHandler(func(c *websocket.Conn, data string) {
+		sock, _ := c.Session().(*socket)
+		if sock == nil {
+			_ = c.WriteMessage(websocket.PongMessage, []byte(data))
+			return
+		}
+		if sock.writePong([]byte(data)) == hub.ErrSlow {
+			sock.tooSlow()
+		}
+	})
 	u.SetPongHandler(func(c *websocket.Conn, _ string) {
 		if sock := s.socketOf(c, func(*early) {}); sock != nil {
 			sock.pong()
@@ -165,7 +180,8 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	if err != nil {
 		return err
 	}
-	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s}
+	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s,
+		room: make(chan struct{}, 1), done: make(chan struct{})}
 	s.sockets.Add(1)
 	// From here on, frames go to the socket, which keeps them until the hub
 	// connection exists; what came before is taken over.
@@ -177,6 +193,9 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	s.emu.Unlock()
 	if e != nil {
 		sock.early, sock.gone, sock.closeErr = e.frames, e.closed, e.err
+		if e.closed {
+			close(sock.done)
+		}
 	}
 	sock.mu.Unlock()
 
@@ -229,6 +248,9 @@ type socket struct {
 
 	handed  atomic.Int64 // bytes given to the connection
 	written atomic.Int64 // bytes the kernel accepted
+
+	room chan struct{} // signalled when the kernel takes bytes
+	done chan struct{} // closed when nbio has closed the connection
 
 	mu       sync.Mutex // guards the fields below
 	conn     *hub.Conn  // nil until attached
@@ -286,6 +308,9 @@ func (s *socket) publish(c *hub.Conn) {
 // closed runs when nbio has closed the connection.
 func (s *socket) closed(err error) {
 	s.mu.Lock()
+	if !s.gone {
+		close(s.done)
+	}
 	s.gone = true
 	s.closeErr = err
 	attached := s.conn != nil
@@ -331,8 +356,9 @@ func (s *socket) WriteText(frame []byte) error {
 		}
 		return err
 	}
+	// An empty queue takes a frame of any size (WaitRoom promises it).
 	n := frameSize(len(frame))
-	if s.handed.Load()-s.written.Load()+n > s.max {
+	if queued := s.handed.Load() - s.written.Load(); queued > 0 && queued+n > s.max {
 		return hub.ErrSlow
 	}
 	s.handed.Add(n)
@@ -355,7 +381,7 @@ func (s *socket) WriteTexts(frames [][]byte) error {
 	for _, f := range frames {
 		n += frameSize(len(f))
 	}
-	if s.handed.Load()-s.written.Load()+n > s.max {
+	if queued := s.handed.Load() - s.written.Load(); queued > 0 && queued+n > s.max {
 		return hub.ErrSlow
 	}
 	buf := make([]byte, 0, n)
@@ -383,9 +409,74 @@ func appendTextFrame(buf, payload []byte) []byte {
 	return append(buf, payload...)
 }
 
+// wake tells a WaitRoom that bytes left the queue.
+func (s *socket) wake() {
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+}
+
+// WaitRoom implements hub.Socket. On a blocking (TLS) connection, whose
+// queue counts frames, it waits while that queue is full.
+func (s *socket) WaitRoom(ctx context.Context, n int) error {
+	fits := func() bool {
+		// Half the bound: replies and pongs written meanwhile keep room.
+		queued := s.handed.Load() - s.written.Load()
+		return queued == 0 || queued+frameSize(n) <= s.max/2
+	}
+	if s.ws.IsBlockingMod() {
+		return nil
+	}
+	for !fits() {
+		select {
+		case <-s.done:
+			return errGone
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.room:
+		case <-time.After(100 * time.Millisecond):
+			// OnWrittenSize may run before a wake can be taken.
+		}
+	}
+	return nil
+}
+
+var errGone = errors.New("ws: connection closed")
+
 func (s *socket) Ping() error {
+	if s.handed.Load()-s.written.Load()+2 > s.max {
+		return hub.ErrSlow
+	}
 	s.handed.Add(2)
 	return s.ws.WriteMessage(websocket.PingMessage, nil)
+}
+
+// writePong answers a client's ping within the outbound bound.
+func (s *socket) writePong(data []byte) error {
+	if s.ws.IsBlockingMod() {
+		return s.ws.WriteMessage(websocket.PongMessage, data)
+	}
+	n := frameSize(len(data))
+	if s.handed.Load()-s.written.Load()+n > s.max {
+		return hub.ErrSlow
+	}
+	s.handed.Add(n)
+	return s.ws.WriteMessage(websocket.PongMessage, data)
+}
+
+// tooSlow closes a socket whose queue passed its bound outside of the
+// hub's writes (answering pings): through the hub once attached, so that
+// it is counted and logged like any slow client.
+func (s *socket) tooSlow() {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		c.TooSlow()
+		return
+	}
+	s.Close(protocol.CloseTryAgain, "too slow to keep up; reconnect")
 }
 
 // Close sends a close frame (code 0: none) and closes the connection; a

@@ -45,13 +45,20 @@ type Config struct {
 	CORSOrigins     string
 	TrustProxy      bool
 
-	RateMessagesPerSec    float64
-	RateHistoryPerSec     float64
-	RateAcksPerSec        float64
-	RateGroupsPerMin      int
-	RateRegisterPerMin    int
-	RateConnectionsPerMin int
-	LoginMaxFailures      int
+	RateMessagesPerSec     float64
+	RateHistoryPerSec      float64
+	RateAcksPerSec         float64
+	RateGroupsPerMin       int
+	RateRegisterPerMin     int
+	RateConnectionsPerMin  int
+	LoginMaxFailures       int
+	MaxGroupsPerUser       int
+	InitListMax            int
+	RateTypingPerSec       float64
+	MaxAuthInFlight        int
+	HTTPBodyTimeout        time.Duration
+	RateJoinFailuresPerMin int
+	RateMembershipPerSec   float64
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -93,6 +100,13 @@ func (c *Config) options() []option {
 		{"rate-groups-per-min", "PARLEY_RATE_GROUPS_PER_MIN", "groups a user may create per minute (0: no limit)", (*intValue)(&c.RateGroupsPerMin)},
 		{"rate-register-per-min", "PARLEY_RATE_REGISTER_PER_MIN", "registrations per client address per minute (0: no limit)", (*intValue)(&c.RateRegisterPerMin)},
 		{"rate-connections-per-min", "PARLEY_RATE_CONNECTIONS_PER_MIN", "new WebSocket connections per client address per minute (0: no limit)", (*intValue)(&c.RateConnectionsPerMin)},
+		{"rate-typing-per-sec", "PARLEY_RATE_TYPING_PER_SEC", "TYPING a user may send per second, burst 4x, and a quarter of it (burst at least 2) to one conversation; the rest is dropped (0: no limit)", (*floatValue)(&c.RateTypingPerSec)},
+		{"max-auth-in-flight", "PARLEY_MAX_AUTH_IN_FLIGHT", "/auth/* requests one client address may have under way at once; past it, 429 (0: no limit)", (*intValue)(&c.MaxAuthInFlight)},
+		{"http-body-timeout", "PARLEY_HTTP_BODY_TIMEOUT", "how long an HTTP request body may take to arrive; slower is a 400", (*durationValue)(&c.HTTPBodyTimeout)},
+		{"rate-join-failures-per-min", "PARLEY_RATE_JOIN_FAILURES_PER_MIN", "failed JOIN_GROUP attempts (no such group, private) a user may make per minute, burst the same; past it JOIN_GROUP is rate_limited (0: no limit)", (*intValue)(&c.RateJoinFailuresPerMin)},
+		{"rate-membership-per-sec", "PARLEY_RATE_MEMBERSHIP_PER_SEC", "JOIN_GROUP, ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER and LEAVE_GROUP per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMembershipPerSec)},
+		{"max-groups-per-user", "PARLEY_MAX_GROUPS_PER_USER", "groups a user can be in; creating, joining or adding past it is ERROR forbidden (0: no limit)", (*intValue)(&c.MaxGroupsPerUser)},
+		{"init-list-max", "PARLEY_INIT_LIST_MAX", "chats, and groups, listed in INIT_DATA; GET_CHATS and GET_GROUPS page the rest", (*intValue)(&c.InitListMax)},
 		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
 	}
 }
@@ -116,13 +130,20 @@ func defaultConfig() Config {
 		RedisPrefix:  "parley:",
 		ShutdownWait: 10 * time.Second,
 
-		RateMessagesPerSec:    50,
-		RateHistoryPerSec:     10,
-		RateAcksPerSec:        200,
-		RateGroupsPerMin:      20,
-		RateRegisterPerMin:    30,
-		RateConnectionsPerMin: 300,
-		LoginMaxFailures:      10,
+		RateMessagesPerSec:     50,
+		RateHistoryPerSec:      10,
+		RateAcksPerSec:         200,
+		RateGroupsPerMin:       20,
+		RateRegisterPerMin:     30,
+		RateConnectionsPerMin:  300,
+		LoginMaxFailures:       10,
+		MaxGroupsPerUser:       1000,
+		RateTypingPerSec:       4,
+		MaxAuthInFlight:        16,
+		RateJoinFailuresPerMin: 10,
+		RateMembershipPerSec:   5,
+		HTTPBodyTimeout:        10 * time.Second,
+		InitListMax:            500,
 	}
 }
 
@@ -251,7 +272,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("TLS needs both a certificate and a key")
 	}
 	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateAcksPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
-		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 {
+		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 ||
+		c.RateTypingPerSec < 0 || c.MaxAuthInFlight < 0 || c.HTTPBodyTimeout < 0 ||
+		c.RateJoinFailuresPerMin < 0 || c.RateMembershipPerSec < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {

@@ -44,6 +44,12 @@ func TestBadFrames(t *testing.T) {
 
 	t.Run("typing", func(t *testing.T) {
 		cb, _, _ := s.chat(bob)
+		// Typing goes only between users who share a conversation.
+		ca.send(obj{"type": "TYPING", "to": bob.name})
+		cb.quiet(100 * ms)
+		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "hi"})
+		ca.expect("SUCCESS")
+		cb.expect("ONE_TO_ONE_CHAT")
 		ca.send(obj{"type": "TYPING", "to": bob.name})
 		if ty := cb.expect("TYPING"); ty.From != alice.name || ty.ChatID != chatIDOf(alice.name, bob.name) || ty.GroupID != "" {
 			t.Fatalf("got %s", ty.Raw)

@@ -132,19 +132,32 @@ func (m *Main) Open(ctx context.Context) error {
 		checks = append(checks, parleyhttp.Check{Name: "redis", Fn: m.redis.Ping})
 	}
 	hcfg := hub.Config{
-		Store:        store,
-		Metrics:      m.metrics,
-		NodeID:       max(cfg.NodeID, 0),
-		PingInterval: cfg.PingInterval,
-		Logger:       m.Logger,
+		Store:            store,
+		Metrics:          m.metrics,
+		NodeID:           max(cfg.NodeID, 0),
+		InitListMax:      cfg.InitListMax,
+		MaxGroupsPerUser: cfg.MaxGroupsPerUser,
+		PingInterval:     cfg.PingInterval,
+		Logger:           m.Logger,
 		Limits: hub.Limits{
-			Messages: m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
-			History:  m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
-			Groups:   m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			Messages:   m.userLimit("send", cfg.RateMessagesPerSec, burst(cfg.RateMessagesPerSec)),
+			History:    m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
+			Groups:     m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
+			Membership: m.userLimit("membership", cfg.RateMembershipPerSec, burst(cfg.RateMembershipPerSec)),
+			// Typing is limited on each node alone: a hint is not worth a
+			// round trip to Redis, and its buckets are forgotten when idle.
+			Typing:     localLimit(cfg.RateTypingPerSec, burst(cfg.RateTypingPerSec)),
+			TypingPair: localLimit(cfg.RateTypingPerSec/4, max(burst(cfg.RateTypingPerSec/4), 2)),
 			// Per node: a Redis round trip for each ACK would cost more
 			// than the ACK.
-			Acks: ratelimit.Limiter{Keyed: ratelimit.NewKeyed(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec))},
+			Acks: localLimit(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec)),
 		},
+	}
+	if cfg.RateJoinFailuresPerMin > 0 {
+		// Counted on each node: group ids are 128 random bits, so this
+		// only keeps a guesser from loading the store.
+		n := cfg.RateJoinFailuresPerMin
+		hcfg.Limits.JoinFailures = ratelimit.Failures{Keyed: ratelimit.PerMinute(n)}
 	}
 	if m.redis != nil {
 		hcfg.Presence, hcfg.Bus, hcfg.NodeID = m.redis, m.redis, m.redis.NodeID()
@@ -178,6 +191,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Web:      web.Handler(),
 		Metrics:  m.metrics.Handler(),
 		Observer: m.metrics,
+
+		BodyTimeout: cfg.HTTPBodyTimeout,
 		Security: &parleyhttp.Security{
 			Origins:    splitList(cfg.CORSOrigins),
 			TLS:        cfg.TLSCert != "",
@@ -185,6 +200,8 @@ func (m *Main) Open(ctx context.Context) error {
 			Connect:    m.addrLimit("connect", cfg.RateConnectionsPerMin),
 			Lockout:    m.loginGuard(cfg.LoginMaxFailures),
 			TrustProxy: cfg.TrustProxy,
+
+			MaxAuthInFlight: cfg.MaxAuthInFlight,
 		},
 	}
 	var adminToken string
@@ -296,6 +313,15 @@ func (m *Main) userLimit(name string, perSec float64, burst int) hub.Limiter {
 	return m.redis.NamedLimiter(name, perSec, burst)
 }
 
+// localLimit is a per-key limit kept in this process (nil when perSec is
+// 0: no limit).
+func localLimit(perSec float64, burst int) hub.Limiter {
+	if perSec <= 0 {
+		return nil
+	}
+	return ratelimit.Limiter{Keyed: ratelimit.NewKeyed(perSec, burst)}
+}
+
 // addrLimit is a per-address limit of perMin requests a minute (bursts of
 // perMin): in Redis when there is one, so that it spans every node, else
 // in this process. A perMin of 0 turns it off.
@@ -348,21 +374,39 @@ func (m *Main) Close(ctx context.Context) error {
 	var mu sync.Mutex
 	m.closed.Do(func() {
 		m.Logger.Info("shutting down")
+		// The listeners get half the budget, so that what follows them
+		// has the rest whatever HTTP clients do.
+		httpCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			httpCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+			defer cancel()
+		}
 		var wg sync.WaitGroup
 		for _, srv := range m.servers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := srv.Shutdown(ctx); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+				// Requests still under way when the budget is spent
+				// belong to clients that would not finish (bodies sent a
+				// byte at a time, say): they are cut, and that is not a
+				// failure of the shutdown.
+				if err := srv.Shutdown(httpCtx); err != nil {
+					m.Logger.Warn("closing HTTP connections still open at the end of the shutdown", "err", err)
+					if err := srv.Close(); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
 				}
 			}()
 		}
 		if m.hub != nil {
 			if err := m.hub.Shutdown(ctx); err != nil {
+				// The servers' goroutines may be appending too.
+				mu.Lock()
 				errs = append(errs, fmt.Errorf("hub: %w", err))
+				mu.Unlock()
 			}
 		}
 		wg.Wait()

@@ -435,22 +435,59 @@ export class App {
     this.synced = true;
     if (f.username) this.me = f.username;
     const groups = new Set();
-    for (const ch of f.chats || []) {
+    this.applyChats(f.chats);
+    this.applyGroups(f.groups, groups);
+    this.view.setMe(this.me);
+    if (f.moreChats || f.moreGroups) {
+      // INIT_DATA lists a bounded number of each: page in the rest.
+      this.loadRest(f, groups);
+      return;
+    }
+    this.dropLeftGroups(groups);
+    this.view.update('list', 'conv');
+  }
+
+  applyChats(chats) {
+    for (const ch of chats || []) {
       const c = this.chat(ch.with, ch.chatId);
       c.status = ch.status || null;
       c.lastSeen = parseTime(ch.lastSeen);
       this.applyCounts(c, ch);
     }
-    for (const g of f.groups || []) {
+  }
+
+  applyGroups(list, seen) {
+    for (const g of list || []) {
       const c = this.group(g.groupId, g.name);
-      groups.add(c.key);
+      seen.add(c.key);
       this.applyCounts(c, g);
     }
-    // Groups left while this client was away.
+  }
+
+  /** Groups left while this client was away. */
+  dropLeftGroups(seen) {
     for (const c of [...this.convs.values()]) {
-      if (c.kind === 'group' && !groups.has(c.key)) this.removeConv(c.key);
+      if (c.kind === 'group' && !seen.has(c.key)) this.removeConv(c.key);
     }
-    this.view.setMe(this.me);
+  }
+
+  /** Pages in the chats and groups that INIT_DATA did not list. */
+  async loadRest(init, groups) {
+    try {
+      for (const [type, more, list] of [['GET_CHATS', init.moreChats, init.chats], ['GET_GROUPS', init.moreGroups, init.groups]]) {
+        let offset = (list || []).length;
+        for (let again = more; again;) {
+          const page = await this.socket.request({ type, offset });
+          if (type === 'GET_CHATS') this.applyChats(page.chats);
+          else this.applyGroups(page.groups, groups);
+          offset += (page.chats || page.groups || []).length;
+          again = page.hasMore;
+        }
+      }
+      this.dropLeftGroups(groups);
+    } catch {
+      // The connection ended: the next INIT_DATA starts over.
+    }
     this.view.update('list', 'conv');
   }
 
