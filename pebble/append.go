@@ -1,6 +1,10 @@
 package pebble
 
 import (
+	"bytes"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+
 	"context"
 	"fmt"
 	"time"
@@ -17,6 +21,15 @@ type pending struct {
 	msgs    map[string][]byte // msgKey -> record
 	chats   int64
 	count   int64
+	// idemIter reads stored idempotency keys; opened at the first lookup.
+	idemIter *pdb.Iterator
+}
+
+// close releases the batch's iterator.
+func (p *pending) close() {
+	if p.idemIter != nil {
+		p.idemIter.Close()
+	}
 }
 
 func newPending() *pending {
@@ -34,6 +47,7 @@ func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	b := l.db.NewBatch()
 	defer b.Close()
 	p := newPending()
+	defer p.close()
 	now := l.now()
 	for _, a := range batch {
 		if err := l.append(b, p, a, now); err != nil {
@@ -154,7 +168,7 @@ func (l *Log) original(p *pending, a *parley.Append) (bool, error) {
 	if k, ok := p.idem[string(ik)]; ok {
 		mk, rv = []byte(k), p.msgs[k]
 	} else {
-		v, err := l.get(ik)
+		v, err := l.lookupIdem(p, ik)
 		if err != nil || v == nil {
 			return false, err
 		}
@@ -180,6 +194,26 @@ func (l *Log) original(p *pending, a *parley.Append) (bool, error) {
 	}
 	a.Message, a.Duplicate, a.Recipients = r.message(conv, seqOf(mk)), true, nil
 	return true, nil
+}
+
+// lookupIdem reads a stored idempotency key (nil if there is none) through
+// one iterator per batch: almost every lookup misses, and a seek of an open
+// iterator answers a miss several times faster than a Get, which sets up
+// every table's iterator again (measured: 0.8 against 2.9 µs).
+func (l *Log) lookupIdem(p *pending, ik []byte) ([]byte, error) {
+	if p.idemIter == nil {
+		it, err := l.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindIdem}, UpperBound: []byte{kindIdem + 1}})
+		if err != nil {
+			return nil, err
+		}
+		p.idemIter = it
+	}
+	it := p.idemIter
+	if !it.SeekPrefixGE(ik) || !bytes.Equal(it.Key(), ik) {
+		return nil, it.Error()
+	}
+	v, err := it.ValueAndErr()
+	return append([]byte(nil), v...), err
 }
 
 // lastSeq returns a conversation's last seq: this batch's, the cached one,
