@@ -290,7 +290,9 @@ func TestAttackPingFloodWithoutReading(t *testing.T) {
 			if sent > 200000 {
 				t.Fatalf("connection %d still open after %d pings", i, sent)
 			}
-			if ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(time.Second)) != nil {
+			// A generous deadline: a server slowed by the race detector reads
+			// late, and a write that times out would end the connection here.
+			if ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(wait)) != nil {
 				until(t, wait, "the server logging the close", closed)
 				break
 			}
