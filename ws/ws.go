@@ -50,8 +50,10 @@ type Server struct {
 	// A client may send frames (or vanish) between the upgrade response
 	// and the moment its connection gets its socket; what happens in that
 	// gap is kept here, under emu, and replayed by Upgrade.
-	emu   sync.Mutex
-	early map[*websocket.Conn]*early
+	emu sync.Mutex
+	// shuttingDown is set by Shutdown, under emu: Upgrade then refuses.
+	shuttingDown bool
+	early        map[*websocket.Conn]*early
 }
 
 // early is what happened to a connection before it had a socket.
@@ -169,6 +171,8 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+var errShuttingDown = errors.New("ws: server shutting down")
+
 // Attach is how a Server hands an upgraded socket to the hub.
 type Attach func(hub.Socket) *hub.Conn
 
@@ -182,7 +186,16 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	}
 	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s,
 		room: make(chan struct{}, 1), done: make(chan struct{})}
+	// A WaitGroup must not grow while Shutdown waits on it: a socket
+	// upgraded once shutdown has begun is closed at once.
+	s.emu.Lock()
+	if s.shuttingDown {
+		s.emu.Unlock()
+		wsc.Close()
+		return errShuttingDown
+	}
 	s.sockets.Add(1)
+	s.emu.Unlock()
 	// From here on, frames go to the socket, which keeps them until the hub
 	// connection exists; what came before is taken over.
 	sock.mu.Lock()
@@ -207,6 +220,9 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 
 // Shutdown stops the engine once every socket is closed, or when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.emu.Lock()
+	s.shuttingDown = true
+	s.emu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		s.sockets.Wait()
