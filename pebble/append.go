@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"errors"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 
@@ -36,9 +37,12 @@ func newPending() *pending {
 	return &pending{last: map[string]int64{}, cursors: map[string]int64{}, idem: map[string]string{}, msgs: map[string][]byte{}}
 }
 
-// AppendMessages stores a batch in one synced Pebble batch; see
-// parley.MessageLog.
-func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error {
+// write runs fill on a new batch under wmu and commits it synced. fill sets
+// the batch's keys and notes in p what they change; write adds each
+// conversation's last seq and the totals to the batch and, once it is
+// committed, keeps p's seqs, cursors and totals in memory. An empty batch
+// commits nothing.
+func (l *Log) write(fill func(b *pdb.Batch, p *pending) error) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed.Load() {
@@ -48,41 +52,61 @@ func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	defer b.Close()
 	p := newPending()
 	defer p.close()
-	now := l.now()
-	for _, a := range batch {
-		if err := l.append(b, p, a, now); err != nil {
-			for _, a := range batch {
-				a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
-			}
-			return fmt.Errorf("pebble: append messages: %w", err)
-		}
+	if err := fill(b, p); err != nil {
+		return err
 	}
 	for conv, seq := range p.last {
 		if err := b.Set(lastKey(conv), encodeInt(seq), nil); err != nil {
-			return fmt.Errorf("pebble: append messages: %w", err)
+			return err
 		}
 	}
-	if p.count > 0 {
+	if p.count > 0 || p.chats > 0 {
 		if err := b.Set(countsKey, l.counts(p.count, p.chats), nil); err != nil {
-			return fmt.Errorf("pebble: append messages: %w", err)
+			return err
 		}
+	}
+	if b.Empty() {
+		return nil
 	}
 	if err := b.Commit(syncWrite); err != nil {
-		for _, a := range batch {
-			a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
-		}
-		return fmt.Errorf("pebble: append messages: %w", err)
+		return err
 	}
 	l.messages += p.count
 	l.chats += p.chats
-	l.keepCursors(p)
 	if len(l.seqs)+len(p.last) > maxCached {
 		clear(l.seqs)
 	}
 	for conv, seq := range p.last {
 		l.seqs[conv] = seq
 	}
+	for k, seq := range p.cursors {
+		l.cacheCursor(k, seq)
+	}
 	return nil
+}
+
+// AppendMessages stores a batch in one synced Pebble batch; see
+// parley.MessageLog.
+func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error {
+	now := l.now()
+	err := l.write(func(b *pdb.Batch, p *pending) error {
+		for _, a := range batch {
+			if err := l.append(b, p, a, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	for _, a := range batch {
+		a.Message, a.Duplicate, a.Recipients, a.Err = parley.Message{}, false, nil, nil
+	}
+	if errors.Is(err, errClosed) {
+		return err
+	}
+	return fmt.Errorf("pebble: append messages: %w", err)
 }
 
 // counts encodes the totals after adding a batch's.
@@ -146,17 +170,24 @@ func (l *Log) append(b setter, p *pending, a *parley.Append, now time.Time) erro
 		}
 		p.cursors[string(ck)] = seq
 	}
-	group := parley.IsGroupID(a.Conv)
-	if seq == 1 && !group {
-		if err := b.Set(chatKey(a.From, a.To), nil, nil); err != nil {
+	if seq == 1 && !parley.IsGroupID(a.Conv) {
+		if err := p.addChat(b, a.From, a.To); err != nil {
 			return err
 		}
-		if err := b.Set(chatKey(a.To, a.From), nil, nil); err != nil {
-			return err
-		}
-		p.chats++
 	}
 	a.Message = r.message(a.Conv, seq)
+	return nil
+}
+
+// addChat puts a new chat in both users' lists.
+func (p *pending) addChat(b setter, u1, u2 string) error {
+	if err := b.Set(chatKey(u1, u2), nil, nil); err != nil {
+		return err
+	}
+	if err := b.Set(chatKey(u2, u1), nil, nil); err != nil {
+		return err
+	}
+	p.chats++
 	return nil
 }
 
@@ -256,13 +287,6 @@ func (l *Log) cursor(p *pending, ck []byte) (int64, error) {
 	return seq, err
 }
 
-// keepCursors caches the cursors a committed batch wrote.
-func (l *Log) keepCursors(p *pending) {
-	for k, seq := range p.cursors {
-		l.cacheCursor(k, seq)
-	}
-}
-
 func (l *Log) cacheCursor(k string, seq int64) {
 	if len(l.cursors) >= maxCached {
 		clear(l.cursors)
@@ -286,39 +310,30 @@ func (l *Log) LastSeq(ctx context.Context, conv string) (int64, error) {
 // Ack moves cursors forward, each clamped to its conversation's last seq.
 // A conversation with no messages gets no cursor.
 func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	if l.closed.Load() {
-		return errClosed
-	}
-	b := l.db.NewBatch()
-	defer b.Close()
-	p := newPending()
-	for _, c := range cursors {
-		last, err := l.lastSeq(nil, c.Conv)
-		if err != nil {
-			return fmt.Errorf("pebble: ack: %w", err)
+	err := l.write(func(b *pdb.Batch, p *pending) error {
+		for _, c := range cursors {
+			last, err := l.lastSeq(nil, c.Conv)
+			if err != nil {
+				return err
+			}
+			seq := min(c.Seq, last)
+			ck := cursorKey(c.Username, c.Conv)
+			cur, err := l.cursor(p, ck)
+			if err != nil {
+				return err
+			}
+			if seq <= cur {
+				continue
+			}
+			if err := b.Set(ck, encodeInt(seq), nil); err != nil {
+				return err
+			}
+			p.cursors[string(ck)] = seq
 		}
-		seq := min(c.Seq, last)
-		ck := cursorKey(c.Username, c.Conv)
-		cur, err := l.cursor(p, ck)
-		if err != nil {
-			return fmt.Errorf("pebble: ack: %w", err)
-		}
-		if seq <= cur {
-			continue
-		}
-		if err := b.Set(ck, encodeInt(seq), nil); err != nil {
-			return fmt.Errorf("pebble: ack: %w", err)
-		}
-		p.cursors[string(ck)] = seq
-	}
-	if b.Empty() {
 		return nil
-	}
-	if err := b.Commit(syncWrite); err != nil {
+	})
+	if err != nil && !errors.Is(err, errClosed) {
 		return fmt.Errorf("pebble: ack: %w", err)
 	}
-	l.keepCursors(p)
-	return nil
+	return err
 }

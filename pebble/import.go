@@ -1,8 +1,11 @@
 package pebble
 
 import (
+	"errors"
+
 	"context"
 	"fmt"
+	pdb "github.com/cockroachdb/pebble/v2"
 
 	"github.com/parley-chat/parley"
 )
@@ -39,60 +42,36 @@ func (l *Log) ImportMessages(ctx context.Context, msgs []parley.StoredMessage) e
 	if len(msgs) == 0 {
 		return nil
 	}
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	if l.closed.Load() {
-		return errClosed
-	}
-	b := l.db.NewBatch()
-	defer b.Close()
-	last := map[string]int64{}
-	var chats int64
-	for _, m := range msgs {
-		r := record{created: m.Time.UnixMilli(), id: m.ID, from: m.From, clientID: m.ClientID, content: m.Content}
-		if err := b.Set(msgKey(m.Conv, m.Seq), r.encode(), nil); err != nil {
-			return fmt.Errorf("pebble: import: %w", err)
-		}
-		if m.ClientID != "" {
-			if err := b.Set(idemKey(m.From, m.ClientID), encodeIdem(m.Conv, m.Seq), nil); err != nil {
-				return fmt.Errorf("pebble: import: %w", err)
+	err := l.write(func(b *pdb.Batch, p *pending) error {
+		for _, m := range msgs {
+			r := record{created: m.Time.UnixMilli(), id: m.ID, from: m.From, clientID: m.ClientID, content: m.Content}
+			if err := b.Set(msgKey(m.Conv, m.Seq), r.encode(), nil); err != nil {
+				return err
 			}
-		}
-		if m.Seq == 1 && !parley.IsGroupID(m.Conv) {
-			a, c, ok := parley.ChatPeers(m.Conv)
-			if !ok {
-				return fmt.Errorf("pebble: import: malformed chat id %q", m.Conv)
+			if m.ClientID != "" {
+				if err := b.Set(idemKey(m.From, m.ClientID), encodeIdem(m.Conv, m.Seq), nil); err != nil {
+					return err
+				}
 			}
-			if err := b.Set(chatKey(a, c), nil, nil); err != nil {
-				return fmt.Errorf("pebble: import: %w", err)
+			if m.Seq == 1 && !parley.IsGroupID(m.Conv) {
+				a, c, ok := parley.ChatPeers(m.Conv)
+				if !ok {
+					return fmt.Errorf("malformed chat id %q", m.Conv)
+				}
+				if err := p.addChat(b, a, c); err != nil {
+					return err
+				}
 			}
-			if err := b.Set(chatKey(c, a), nil, nil); err != nil {
-				return fmt.Errorf("pebble: import: %w", err)
-			}
-			chats++
+			p.last[m.Conv] = max(p.last[m.Conv], m.Seq)
 		}
-		last[m.Conv] = max(last[m.Conv], m.Seq)
-	}
-	for conv, seq := range last {
-		if err := b.Set(lastKey(conv), encodeInt(seq), nil); err != nil {
-			return fmt.Errorf("pebble: import: %w", err)
-		}
-	}
-	end := msgs[len(msgs)-1]
-	if err := b.Set(countsKey, l.counts(int64(len(msgs)), chats), nil); err != nil {
+		p.count = int64(len(msgs))
+		end := msgs[len(msgs)-1]
+		return b.Set(importKey, encodeIdem(end.Conv, end.Seq), nil)
+	})
+	if err != nil && !errors.Is(err, errClosed) {
 		return fmt.Errorf("pebble: import: %w", err)
 	}
-	if err := b.Set(importKey, encodeIdem(end.Conv, end.Seq), nil); err != nil {
-		return fmt.Errorf("pebble: import: %w", err)
-	}
-	if err := b.Commit(syncWrite); err != nil {
-		return fmt.Errorf("pebble: import: %w", err)
-	}
-	l.messages += int64(len(msgs))
-	l.chats += chats
-	clear(l.seqs)
-	clear(l.cursors)
-	return nil
+	return err
 }
 
 // FinishImport moves the imported cursors forward (as Ack does: an import
