@@ -2,6 +2,7 @@ package parley
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -159,7 +160,7 @@ func (s *split) AppendMessages(ctx context.Context, batch []*Append) error {
 		switch {
 		case m == nil:
 			a.Invalid = Errorf(ENOTFOUND, "no group %q", a.Conv)
-		case !contains(m, a.From):
+		case !slices.Contains(m, a.From):
 			a.Invalid = Errorf(EFORBIDDEN, "you are not a member of group %q", a.Conv)
 		default:
 			r := make([]string, 0, len(m)-1)
@@ -172,15 +173,6 @@ func (s *split) AppendMessages(ctx context.Context, batch []*Append) error {
 		}
 	}
 	return s.log.AppendMessages(ctx, batch)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *split) History(ctx context.Context, conv string, page Page) ([]Message, bool, error) {

@@ -140,8 +140,12 @@ func runCommand(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	env := &cmdEnv{cfg: cfg, stdout: stdout}
 	if !cmd.noStore {
-		if env.store, env.backup, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
+		var local *embedded
+		if env.store, local, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)), true); err != nil {
 			return err
+		}
+		if local != nil {
+			env.backup = local.backup
 		}
 		defer env.store.Close()
 	}

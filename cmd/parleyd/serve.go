@@ -102,22 +102,14 @@ func storeName(cfg Config) string {
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
 	var err error
-	if m.store, m.backup, err = openStore(ctx, cfg, m.Logger, false); err != nil {
+	var local *embedded
+	if m.store, local, err = openStore(ctx, cfg, m.Logger, false); err != nil {
 		return err
 	}
 	m.metrics = metrics.New()
-	if cfg.PostgresURL == "" {
-		base := m.store
-		m.metrics.MessageLog(func(ctx context.Context) (*parley.LogStats, error) {
-			st, err := base.Stats(ctx, time.Now())
-			if err != nil {
-				return nil, err
-			}
-			if st.Log == nil {
-				return nil, errors.New("the store has no message log")
-			}
-			return st.Log, nil
-		})
+	if local != nil {
+		m.backup = local.backup
+		m.metrics.MessageLog(local.logStats)
 	}
 	store := m.metrics.Store(m.store)
 	secret, err := cfg.secret()

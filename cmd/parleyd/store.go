@@ -25,7 +25,7 @@ import (
 // Only one process can hold the message log. A command (forCommand) that
 // finds it held by a running server still opens the accounts; whatever
 // needs messages then fails with an error that says so.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand bool) (parley.Store, backupFunc, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand bool) (parley.Store, *embedded, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating the data directory: %w", err)
 	}
@@ -54,10 +54,21 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand 
 		accounts.Close()
 		return nil, nil, fmt.Errorf("importing the messages of parley.db: %w", err)
 	}
-	backup := func(ctx context.Context, dest string) error {
-		return backupDataDir(ctx, cfg.DataDir, dest, accounts, log)
+	e := &embedded{
+		backup: func(ctx context.Context, dest string) error {
+			return backupDataDir(ctx, cfg.DataDir, dest, accounts, log)
+		},
+		logStats: log.Stats,
 	}
-	return parley.Split(accounts, log), backup, nil
+	return parley.Split(accounts, log), e, nil
+}
+
+// embedded is what only the embedded stores offer, beside parley.Store.
+type embedded struct {
+	// backup writes a copy of the data directory into dest.
+	backup backupFunc
+	// logStats reads the message log's figures alone, for the metrics.
+	logStats func(context.Context) (*parley.LogStats, error)
 }
 
 // backupFunc writes a copy of the embedded data directory into dest.
