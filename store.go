@@ -81,6 +81,11 @@ type LogStats struct {
 	WriteStalls int64 `json:"writeStalls"`
 	// WriteStallSeconds is the time writes spent held back, in total.
 	WriteStallSeconds float64 `json:"writeStallSeconds"`
+	// CacheHits and CacheMisses count reads of the log's blocks answered
+	// from memory and from its files, since it was opened (zero for a log
+	// without a block cache of its own).
+	CacheHits   int64 `json:"cacheHits"`
+	CacheMisses int64 `json:"cacheMisses"`
 }
 
 // MessageLog keeps messages, delivery cursors and each user's list of

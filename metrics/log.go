@@ -14,6 +14,7 @@ type logCollector struct {
 	stats                       func(context.Context) (*parley.LogStats, error)
 	messages, chats, disk, debt *prometheus.Desc
 	stalls, stallSeconds, up    *prometheus.Desc
+	cacheHits, cacheMisses      *prometheus.Desc
 }
 
 // MessageLog registers gauges of the message log that stats describes:
@@ -30,11 +31,13 @@ func (m *Metrics) MessageLog(stats func(context.Context) (*parley.LogStats, erro
 		stalls:       d("parley_message_log_write_stalls_total", "Times writes to the message log were held back because compactions fell behind."),
 		stallSeconds: d("parley_message_log_write_stall_seconds_total", "Time writes to the message log spent held back."),
 		up:           d("parley_message_log_up", "1 if the message log answered the scrape."),
+		cacheHits:    d("parley_message_log_cache_hits_total", "Reads of the message log's blocks answered from its block cache."),
+		cacheMisses:  d("parley_message_log_cache_misses_total", "Reads of the message log's blocks that went to its files."),
 	})
 }
 
 func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.chats, c.disk, c.debt, c.stalls, c.stallSeconds, c.up} {
+	for _, d := range []*prometheus.Desc{c.messages, c.chats, c.disk, c.debt, c.stalls, c.stallSeconds, c.up, c.cacheHits, c.cacheMisses} {
 		ch <- d
 	}
 }
@@ -54,4 +57,6 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.debt, prometheus.GaugeValue, float64(st.CompactionDebtBytes))
 	ch <- prometheus.MustNewConstMetric(c.stalls, prometheus.CounterValue, float64(st.WriteStalls))
 	ch <- prometheus.MustNewConstMetric(c.stallSeconds, prometheus.CounterValue, st.WriteStallSeconds)
+	ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(st.CacheHits))
+	ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(st.CacheMisses))
 }

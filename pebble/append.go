@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"errors"
+	"slices"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 
@@ -42,33 +43,28 @@ func newPending() *pending {
 // conversation's last seq and the totals to the batch and, once it is
 // committed, keeps p's seqs, cursors and totals in memory. An empty batch
 // commits nothing.
-func (l *Log) write(fill func(b *pdb.Batch, p *pending) error) error {
+func (l *Log) write(fill func(b *sortedBatch, p *pending) error) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed.Load() {
 		return errClosed
 	}
-	b := l.db.NewBatch()
-	defer b.Close()
+	b := &sortedBatch{}
 	p := newPending()
 	defer p.close()
 	if err := fill(b, p); err != nil {
 		return err
 	}
 	for conv, seq := range p.last {
-		if err := b.Set(lastKey(conv), encodeInt(seq), nil); err != nil {
-			return err
-		}
+		b.Set(lastKey(conv), encodeInt(seq))
 	}
 	if p.count > 0 || p.chats > 0 {
-		if err := b.Set(countsKey, l.counts(p.count, p.chats), nil); err != nil {
-			return err
-		}
+		b.Set(countsKey, l.counts(p.count, p.chats))
 	}
-	if b.Empty() {
+	if len(b.kvs) == 0 {
 		return nil
 	}
-	if err := b.Commit(syncWrite); err != nil {
+	if err := b.commit(l.db); err != nil {
 		return err
 	}
 	l.messages += p.count
@@ -89,7 +85,7 @@ func (l *Log) write(fill func(b *pdb.Batch, p *pending) error) error {
 // parley.MessageLog.
 func (l *Log) AppendMessages(ctx context.Context, batch []*parley.Append) error {
 	now := l.now()
-	err := l.write(func(b *pdb.Batch, p *pending) error {
+	err := l.write(func(b *sortedBatch, p *pending) error {
 		for _, a := range batch {
 			if err := l.append(b, p, a, now); err != nil {
 				return err
@@ -114,13 +110,43 @@ func (l *Log) counts(messages, chats int64) []byte {
 	return append(encodeInt(l.messages+messages), encodeInt(l.chats+chats)...)
 }
 
-type setter interface {
-	Set(key, value []byte, _ *writeOptions) error
+// sortedBatch collects the keys of one write and gives them to Pebble in
+// key order. Pebble inserts a batch into its memtable (a skiplist) key by
+// key, remembering where the previous key went; in key order each insert
+// starts its search next to the previous one instead of at the top of a
+// list of a million keys. That search was the largest single cost of a
+// message (a third of the append path in a CPU profile), and sorting
+// 3,000 keys costs a fraction of it.
+type sortedBatch struct {
+	kvs []keyValue
+}
+
+type keyValue struct{ key, value []byte }
+
+// Set adds a key; a later Set of the same key wins.
+func (b *sortedBatch) Set(key, value []byte) {
+	b.kvs = append(b.kvs, keyValue{key, value})
+}
+
+// commit writes the keys, each once, in one synced Pebble batch.
+func (b *sortedBatch) commit(db *pdb.DB) error {
+	slices.SortStableFunc(b.kvs, func(x, y keyValue) int { return bytes.Compare(x.key, y.key) })
+	pb := db.NewBatch()
+	defer pb.Close()
+	for i, kv := range b.kvs {
+		if i+1 < len(b.kvs) && bytes.Equal(kv.key, b.kvs[i+1].key) {
+			continue // set again later in the same write
+		}
+		if err := pb.Set(kv.key, kv.value, nil); err != nil {
+			return err
+		}
+	}
+	return pb.Commit(syncWrite)
 }
 
 // append adds one message to the batch. A returned error fails the batch;
 // a problem with this message alone goes into a.Err.
-func (l *Log) append(b setter, p *pending, a *parley.Append, now time.Time) error {
+func (l *Log) append(b *sortedBatch, p *pending, a *parley.Append, now time.Time) error {
 	a.Message, a.Duplicate, a.Err = parley.Message{}, false, nil
 	if a.ClientID != "" {
 		dup, err := l.original(p, a)
@@ -143,15 +169,11 @@ func (l *Log) append(b setter, p *pending, a *parley.Append, now time.Time) erro
 	}
 	r := record{created: created.UnixMilli(), id: a.ID, from: a.From, clientID: a.ClientID, content: a.Content}
 	mk, rv := msgKey(a.Conv, seq), r.encode()
-	if err := b.Set(mk, rv, nil); err != nil {
-		return err
-	}
+	b.Set(mk, rv)
 	p.msgs[string(mk)] = rv
 	if a.ClientID != "" {
 		ik := idemKey(a.From, a.ClientID)
-		if err := b.Set(ik, encodeIdem(a.Conv, seq), nil); err != nil {
-			return err
-		}
+		b.Set(ik, encodeIdem(a.Conv, seq))
 		p.idem[string(ik)] = string(mk)
 	}
 	p.last[a.Conv] = seq
@@ -165,30 +187,21 @@ func (l *Log) append(b setter, p *pending, a *parley.Append, now time.Time) erro
 		return err
 	}
 	if cur == seq-1 {
-		if err := b.Set(ck, encodeInt(seq), nil); err != nil {
-			return err
-		}
+		b.Set(ck, encodeInt(seq))
 		p.cursors[string(ck)] = seq
 	}
 	if seq == 1 && !parley.IsGroupID(a.Conv) {
-		if err := p.addChat(b, a.From, a.To); err != nil {
-			return err
-		}
+		p.addChat(b, a.From, a.To)
 	}
 	a.Message = r.message(a.Conv, seq)
 	return nil
 }
 
 // addChat puts a new chat in both users' lists.
-func (p *pending) addChat(b setter, u1, u2 string) error {
-	if err := b.Set(chatKey(u1, u2), nil, nil); err != nil {
-		return err
-	}
-	if err := b.Set(chatKey(u2, u1), nil, nil); err != nil {
-		return err
-	}
+func (p *pending) addChat(b *sortedBatch, u1, u2 string) {
+	b.Set(chatKey(u1, u2), nil)
+	b.Set(chatKey(u2, u1), nil)
 	p.chats++
-	return nil
 }
 
 // original looks up the message stored earlier under a's idempotency key,
@@ -310,7 +323,7 @@ func (l *Log) LastSeq(ctx context.Context, conv string) (int64, error) {
 // Ack moves cursors forward, each clamped to its conversation's last seq.
 // A conversation with no messages gets no cursor.
 func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
-	err := l.write(func(b *pdb.Batch, p *pending) error {
+	err := l.write(func(b *sortedBatch, p *pending) error {
 		for _, c := range cursors {
 			last, err := l.lastSeq(nil, c.Conv)
 			if err != nil {
@@ -325,9 +338,7 @@ func (l *Log) Ack(ctx context.Context, cursors []parley.Cursor) error {
 			if seq <= cur {
 				continue
 			}
-			if err := b.Set(ck, encodeInt(seq), nil); err != nil {
-				return err
-			}
+			b.Set(ck, encodeInt(seq))
 			p.cursors[string(ck)] = seq
 		}
 		return nil

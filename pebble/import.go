@@ -5,7 +5,6 @@ import (
 
 	"context"
 	"fmt"
-	pdb "github.com/cockroachdb/pebble/v2"
 
 	"github.com/parley-chat/parley"
 )
@@ -42,31 +41,26 @@ func (l *Log) ImportMessages(ctx context.Context, msgs []parley.StoredMessage) e
 	if len(msgs) == 0 {
 		return nil
 	}
-	err := l.write(func(b *pdb.Batch, p *pending) error {
+	err := l.write(func(b *sortedBatch, p *pending) error {
 		for _, m := range msgs {
 			r := record{created: m.Time.UnixMilli(), id: m.ID, from: m.From, clientID: m.ClientID, content: m.Content}
-			if err := b.Set(msgKey(m.Conv, m.Seq), r.encode(), nil); err != nil {
-				return err
-			}
+			b.Set(msgKey(m.Conv, m.Seq), r.encode())
 			if m.ClientID != "" {
-				if err := b.Set(idemKey(m.From, m.ClientID), encodeIdem(m.Conv, m.Seq), nil); err != nil {
-					return err
-				}
+				b.Set(idemKey(m.From, m.ClientID), encodeIdem(m.Conv, m.Seq))
 			}
 			if m.Seq == 1 && !parley.IsGroupID(m.Conv) {
 				a, c, ok := parley.ChatPeers(m.Conv)
 				if !ok {
 					return fmt.Errorf("malformed chat id %q", m.Conv)
 				}
-				if err := p.addChat(b, a, c); err != nil {
-					return err
-				}
+				p.addChat(b, a, c)
 			}
 			p.last[m.Conv] = max(p.last[m.Conv], m.Seq)
 		}
 		p.count = int64(len(msgs))
 		end := msgs[len(msgs)-1]
-		return b.Set(importKey, encodeIdem(end.Conv, end.Seq), nil)
+		b.Set(importKey, encodeIdem(end.Conv, end.Seq))
+		return nil
 	})
 	if err != nil && !errors.Is(err, errClosed) {
 		return fmt.Errorf("pebble: import: %w", err)

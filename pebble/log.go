@@ -17,7 +17,8 @@ import (
 
 // Options configure a Log. The zero value is what parleyd uses.
 type Options struct {
-	// CacheBytes is the block cache; 0 means 64 MiB.
+	// CacheBytes is the block cache for the tables' blocks (filters,
+	// indexes, data); 0 means 64 MiB. The memtables come on top of it.
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable; 0 means 64 MiB.
 	MemTableBytes uint64
@@ -70,7 +71,6 @@ func Open(dir string, opt Options) (*Log, error) {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
 	po := &pdb.Options{
-		CacheSize:          opt.CacheBytes,
 		MemTableSize:       opt.MemTableBytes,
 		FormatMajorVersion: pdb.FormatNewest,
 		Logger:             pebbleLogger{l.logger},
@@ -85,12 +85,21 @@ func Open(dir string, opt Options) (*Log, error) {
 			},
 		},
 	}
-	if po.CacheSize == 0 {
-		po.CacheSize = 64 << 20
+	if opt.CacheBytes == 0 {
+		opt.CacheBytes = 64 << 20
 	}
 	if po.MemTableSize == 0 {
 		po.MemTableSize = 64 << 20
 	}
+	// Pebble charges its memtables to the block cache: every memtable
+	// reserves its size there, the one being written and the ones waiting
+	// to be flushed (up to MemTableStopWritesThreshold of them). A cache no
+	// larger than the memtables keeps no block at all, and then every
+	// idempotency lookup reads and checksums each table's filter block from
+	// the file (it did: that was most of the cost of a message). Size the
+	// cache so that the blocks get CacheBytes whatever the memtables hold.
+	po.EnsureDefaults()
+	po.CacheSize = opt.CacheBytes + int64(po.MemTableSize)*int64(po.MemTableStopWritesThreshold)
 	// Bloom filters make the lookups that usually miss (an idempotency key
 	// of a new message) cheap at every level.
 	for i := range po.Levels {
@@ -164,6 +173,7 @@ func (l *Log) Stats(ctx context.Context) (*parley.LogStats, error) {
 	m := l.db.Metrics()
 	st.DiskBytes = int64(m.DiskSpaceUsage())
 	st.CompactionDebtBytes = int64(m.Compact.EstimatedDebt)
+	st.CacheHits, st.CacheMisses = m.BlockCache.Hits, m.BlockCache.Misses
 	st.WriteStalls = l.stalls.Load()
 	nanos := l.stallNanos.Load()
 	if start := l.stallStart.Load(); start != 0 {
