@@ -14,7 +14,9 @@ import (
 type commit struct {
 	origin  *Conn
 	appends []*parley.Append
-	// done is closed once the commit is stored (or has failed: err).
+	ids     []string // the client's id of each append, for its reply
+	// done is closed once the replies are written (after a stored batch)
+	// or once the batch has failed (err: the sender writes the errors).
 	done chan struct{}
 	err  error
 }
@@ -150,7 +152,11 @@ func (h *Hub) flushDeferred() {
 
 // delivery is one frame for one user's connections on this node.
 type delivery struct {
-	user   string
+	user string
+	// reply, when set, makes this delivery the replies to a commit: for
+	// its origin connection only, never held, and done is closed once
+	// they are written.
+	reply  *commit
 	frame  []byte
 	more   [][]byte // frames written after frame (an expanded event)
 	except string   // connection ID that must not get it
@@ -160,11 +166,18 @@ type delivery struct {
 	at     time.Time
 }
 
-// submit queues a commit and waits until it is stored.
-func (h *Hub) submit(c *commit) {
+// submit queues a commit and waits until its replies are written. It
+// returns false when the sender must write them itself: the batch failed
+// (c.err), or the hub stopped first (and there is no one to write to).
+func (h *Hub) submit(c *commit) (failed bool) {
 	c.done = make(chan struct{})
 	h.commits <- c
-	<-c.done
+	select {
+	case <-c.done:
+		return c.err != nil
+	case <-h.ctx.Done():
+		return false
+	}
 }
 
 // commitLoop takes the commits waiting, stores them in one batch, answers
@@ -242,15 +255,19 @@ func (h *Hub) storeBatch(batch []*commit, items int) {
 		h.log.Error("storing messages failed", "messages", len(appends), "err", err)
 	}
 	h.metrics.Batch(items, time.Since(start))
-	for _, c := range batch {
-		if err != nil {
+	if err != nil {
+		for _, c := range batch {
 			c.err = parley.Errorf(parley.EUNAVAILABLE, "the message could not be stored; send it again")
+			close(c.done)
 		}
-		close(c.done)
+		return
 	}
-	if err == nil {
-		h.stored <- storedBatch{batch, h.now()}
-	}
+	// The fan-out writes each sender's replies together with whatever
+	// else its connection gets from this batch (in a conversation both
+	// sides send, mostly the other side's message): one write instead of
+	// two, and no herd of senders' goroutines waking at once to write a
+	// frame each while the committer waits for a core.
+	h.stored <- storedBatch{batch, h.now()}
 }
 
 // storedBatch is a committed batch on its way to the fan-out.
@@ -272,6 +289,16 @@ func (h *Hub) dispatchLoop() {
 func (h *Hub) fanOutMessages(batch []*commit, now time.Time) {
 	perWorker := make([][]delivery, len(h.fanout))
 	for _, c := range batch {
+		replies := make([][]byte, len(c.appends))
+		for i, a := range c.appends {
+			if a.Err != nil {
+				replies[i] = c.origin.errorFrame(c.ids[i], a.Err)
+			} else {
+				replies[i] = successFrame(c.ids[i], &a.Message)
+			}
+		}
+		w := h.worker(c.origin.user)
+		perWorker[w] = append(perWorker[w], delivery{user: c.origin.user, reply: c, frame: replies[0], more: replies[1:]})
 		for _, a := range c.appends {
 			if a.Err != nil || a.Duplicate {
 				continue
@@ -335,6 +362,14 @@ func (h *Hub) deliverLocal(ds []delivery) {
 	var order []*Conn
 	per := make(map[*Conn][]delivery)
 	for _, d := range ds {
+		if d.reply != nil {
+			c := d.reply.origin
+			if _, ok := per[c]; !ok {
+				order = append(order, c)
+			}
+			per[c] = append(per[c], d)
+			continue
+		}
 		for _, c := range h.connsOf(d.user) {
 			if c.id == d.except || c.kind == Presence && !protocol.IsPresenceUpdate(d.frame) {
 				continue // presence connections get presence only

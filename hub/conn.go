@@ -284,12 +284,25 @@ func (c *Conn) errorFrame(id string, err error) []byte {
 func (c *Conn) deliver(ds []delivery) {
 	frames := make([][]byte, 0, len(ds))
 	sent := ds[:0:0]
+	defer func() {
+		// Replies are written (or their connection is gone): their
+		// senders may go on with their next frames.
+		for _, d := range ds {
+			if d.reply != nil {
+				close(d.reply.done)
+			}
+		}
+	}()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
 	for _, d := range ds {
+		if d.reply != nil {
+			frames = append(append(frames, d.frame), d.more...)
+			continue
+		}
 		if c.syncing {
 			c.held = append(c.held, d)
 			continue

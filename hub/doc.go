@@ -12,7 +12,12 @@
 //     stored batch out while the next one is stored.
 //   - Fan-out workers deliver committed messages to recipients' connections;
 //     each recipient is always served by the same worker, so a connection
-//     sees one conversation's messages in seq order.
+//     sees one conversation's messages in seq order. They also write each
+//     sender's SUCCESS (or per-message ERROR) replies, in the same write as
+//     the connection's deliveries of that batch; the sender's goroutine
+//     waits for them before it handles its next frame, so replies still
+//     leave in frame order. A batch the store refused is answered by the
+//     senders themselves.
 //   - An event may stand for several frames: a CREATE_GROUP's
 //     GROUP_MEMBER_JOINED frames travel as one protocol.GroupCreated, which
 //     dispatch expands once per node (delivery.more), so that a group of N

@@ -8,40 +8,27 @@ import (
 	"github.com/parley-chat/parley/protocol"
 )
 
-// pending is a send waiting to be committed with its neighbours.
-type pending struct {
-	id     string
-	append *parley.Append
-}
-
 // handle processes a run of frames in order. Consecutive sends (and the
 // ACKs among them, which need no reply) are committed together; any other
 // frame first waits for them, so that replies leave in frame order.
 func (c *Conn) handle(frames [][]byte) {
 	ctx := c.hub.ctx
-	var run []pending
 	cm := &commit{origin: c}
 	flush := func() {
-		if len(run) == 0 {
+		if len(cm.appends) == 0 {
 			return
 		}
-		// The committer reads cm after answering (for the fan-out), so
-		// each run gets a commit of its own.
-		c.hub.submit(cm)
-		// The replies of a pipelining sender go out in one write.
-		replies := make([][]byte, 0, len(run))
-		for _, p := range run {
-			switch {
-			case cm.err != nil:
-				replies = append(replies, c.errorFrame(p.id, cm.err))
-			case p.append.Err != nil:
-				replies = append(replies, c.errorFrame(p.id, p.append.Err))
-			default:
-				replies = append(replies, successFrame(p.id, &p.append.Message))
+		// The fan-out reads cm after the store has answered, so each run
+		// gets a commit of its own. Once stored, the fan-out writes the
+		// replies (successFrame); a failed batch is answered here.
+		if c.hub.submit(cm) {
+			replies := make([][]byte, 0, len(cm.ids))
+			for _, id := range cm.ids {
+				replies = append(replies, c.errorFrame(id, cm.err))
 			}
+			c.writeAll(replies)
 		}
-		c.writeAll(replies)
-		run, cm = nil, &commit{origin: c}
+		cm = &commit{origin: c}
 	}
 	for _, raw := range frames {
 		f, err := protocol.Decode(raw)
@@ -67,8 +54,8 @@ func (c *Conn) handle(frames [][]byte) {
 				c.replyError(f.ID, err)
 				continue
 			}
-			run = append(run, pending{id: f.ID, append: a})
 			cm.appends = append(cm.appends, a)
+			cm.ids = append(cm.ids, f.ID)
 		case protocol.TypeAck:
 			cur, err := c.prepareAck(ctx, f)
 			if err != nil {
