@@ -18,6 +18,7 @@ type options struct {
 	serverBin   string
 	serverEnv   stringList
 	maxTime     time.Duration
+	cpuProfile  string
 }
 
 type stringList []string
@@ -36,6 +37,7 @@ func flags(c *bench.Config) (*flag.FlagSet, *options) {
 	fs.BoolVar(&o.startServer, "start-server", false, "build and start a fresh parleyd (bcrypt cost 4, temporary data dir, 2h tokens) for this run, and stop it after")
 	fs.StringVar(&o.serverBin, "server-bin", "", "with -start-server: the parleyd binary to run (default: go build ./cmd/parleyd)")
 	fs.Var(&o.serverEnv, "server-env", "with -start-server: an extra KEY=VALUE for parleyd (repeatable), e.g. PARLEY_SQLITE_SYNC=NORMAL")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.Name, "name", "", "run name: results go to RESULTS/NAME (default SCENARIO-TIMESTAMP)")
 	fs.StringVar(&c.ResultsDir, "results", "benchmark/results", "results directory")
 	fs.BoolVar(&c.Append, "append", false, "merge the phases into RESULTS/NAME/report.json (a phase run again replaces the old one)")

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -217,6 +218,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	r, err := bench.NewRun(cfg)
 	if err != nil {
 		return exitError, err
+	}
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return exitError, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return exitError, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	runErr := scenario(ctx, r)
 	r.Close()
