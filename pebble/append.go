@@ -20,7 +20,7 @@ type pending struct {
 	last    map[string]int64  // conv -> last seq
 	cursors map[string]int64  // cursorKey -> seq
 	idem    map[string]string // idemKey -> msgKey
-	msgs    map[string][]byte // msgKey -> record
+	msgs    map[string][]byte // msgKey -> record, of messages with an idempotency key
 	chats   int64
 	count   int64
 	// idemIter reads stored idempotency keys; opened at the first lookup.
@@ -148,8 +148,10 @@ func (b *sortedBatch) commit(db *pdb.DB) error {
 // a problem with this message alone goes into a.Err.
 func (l *Log) append(b *sortedBatch, p *pending, a *parley.Append, now time.Time) error {
 	a.Message, a.Duplicate, a.Err = parley.Message{}, false, nil
+	var ik []byte
 	if a.ClientID != "" {
-		dup, err := l.original(p, a)
+		ik = idemKey(a.From, a.ClientID)
+		dup, err := l.original(p, a, ik)
 		if err != nil || dup {
 			return err
 		}
@@ -170,11 +172,12 @@ func (l *Log) append(b *sortedBatch, p *pending, a *parley.Append, now time.Time
 	r := record{created: created.UnixMilli(), id: a.ID, from: a.From, clientID: a.ClientID, content: a.Content}
 	mk, rv := msgKey(a.Conv, seq), r.encode()
 	b.Set(mk, rv)
-	p.msgs[string(mk)] = rv
-	if a.ClientID != "" {
-		ik := idemKey(a.From, a.ClientID)
+	if ik != nil {
+		// A repeat later in this batch finds the message here.
 		b.Set(ik, encodeIdem(a.Conv, seq))
-		p.idem[string(ik)] = string(mk)
+		smk := string(mk)
+		p.idem[string(ik)] = smk
+		p.msgs[smk] = rv
 	}
 	p.last[a.Conv] = seq
 	p.count++
@@ -206,8 +209,7 @@ func (p *pending) addChat(b *sortedBatch, u1, u2 string) {
 
 // original looks up the message stored earlier under a's idempotency key,
 // in this batch or before it, and if there is one makes it a's result.
-func (l *Log) original(p *pending, a *parley.Append) (bool, error) {
-	ik := idemKey(a.From, a.ClientID)
+func (l *Log) original(p *pending, a *parley.Append, ik []byte) (bool, error) {
 	var mk, rv []byte
 	if k, ok := p.idem[string(ik)]; ok {
 		mk, rv = []byte(k), p.msgs[k]

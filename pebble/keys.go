@@ -38,26 +38,39 @@ func readString(b []byte) (string, []byte, error) {
 
 var errCorrupt = errors.New("pebble: corrupt record")
 
+// newKey returns an empty key of kind with room for n more bytes, so that
+// building a key is one allocation.
+func newKey(kind byte, n int) []byte {
+	b := make([]byte, 1, 1+n)
+	b[0] = kind
+	return b
+}
+
+// strLen is the room appendString needs for s.
+func strLen(s string) int { return binary.MaxVarintLen64 + len(s) }
+
 // convPrefix is the prefix of every message key of conv.
-func convPrefix(conv string) []byte { return appendString([]byte{kindMessage}, conv) }
+func convPrefix(conv string) []byte { return appendString(newKey(kindMessage, strLen(conv)), conv) }
 
 func msgKey(conv string, seq int64) []byte {
-	return binary.BigEndian.AppendUint64(convPrefix(conv), uint64(seq))
+	return binary.BigEndian.AppendUint64(appendString(newKey(kindMessage, strLen(conv)+8), conv), uint64(seq))
 }
 
 func idemKey(from, clientID string) []byte {
-	return append(appendString([]byte{kindIdem}, from), clientID...)
+	return append(appendString(newKey(kindIdem, strLen(from)+len(clientID)), from), clientID...)
 }
 
 func cursorKey(user, conv string) []byte {
-	return append(appendString([]byte{kindCursor}, user), conv...)
+	return append(appendString(newKey(kindCursor, strLen(user)+len(conv)), user), conv...)
 }
 
-func lastKey(conv string) []byte { return append([]byte{kindLast}, conv...) }
+func lastKey(conv string) []byte { return append(newKey(kindLast, len(conv)), conv...) }
 
-func chatPrefix(user string) []byte { return appendString([]byte{kindChat}, user) }
+func chatPrefix(user string) []byte { return appendString(newKey(kindChat, strLen(user)), user) }
 
-func chatKey(user, peer string) []byte { return append(chatPrefix(user), peer...) }
+func chatKey(user, peer string) []byte {
+	return append(appendString(newKey(kindChat, strLen(user)+len(peer)), user), peer...)
+}
 
 // prefixEnd returns the smallest key above every key that starts with p.
 func prefixEnd(p []byte) []byte {
@@ -92,7 +105,7 @@ type record struct {
 }
 
 func (r *record) encode() []byte {
-	b := make([]byte, 0, 8+len(r.id)+len(r.from)+len(r.clientID)+len(r.content)+4)
+	b := make([]byte, 0, 8+strLen(r.id)+strLen(r.from)+strLen(r.clientID)+len(r.content))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.created))
 	b = appendString(b, r.id)
 	b = appendString(b, r.from)
@@ -144,7 +157,7 @@ func (r *record) message(conv string, seq int64) parley.Message {
 }
 
 func encodeIdem(conv string, seq int64) []byte {
-	return binary.BigEndian.AppendUint64(appendString(nil, conv), uint64(seq))
+	return binary.BigEndian.AppendUint64(appendString(make([]byte, 0, strLen(conv)+8), conv), uint64(seq))
 }
 
 func decodeIdem(b []byte) (string, int64, error) {
