@@ -193,9 +193,11 @@ func nullTime(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// knownUsers remembers usernames known to exist. Accounts are never
-// deleted, so a positive answer never goes stale, on any node.
+// knownUsers remembers usernames known to exist. DeleteUser forgets the
+// name on its own node; another node that knew it goes on taking it for
+// an account until it restarts (see DeleteUser).
 type knownUsers struct{ m sync.Map }
 
 func (k *knownUsers) has(name string) bool { _, ok := k.m.Load(name); return ok }
 func (k *knownUsers) add(name string)      { k.m.Store(name, struct{}{}) }
+func (k *knownUsers) forget(name string)   { k.m.Delete(name) }

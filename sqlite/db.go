@@ -338,12 +338,13 @@ func nullMS(v sql.NullInt64) time.Time {
 	return fromMS(v.Int64)
 }
 
-// knownUsers remembers usernames known to exist. Accounts are never
-// deleted, so a positive answer never goes stale.
+// knownUsers remembers usernames known to exist. Only DeleteUser, which
+// forgets the name, makes a positive answer stale.
 type knownUsers struct{ m sync.Map }
 
 func (k *knownUsers) has(name string) bool { _, ok := k.m.Load(name); return ok }
 func (k *knownUsers) add(name string)      { k.m.Store(name, struct{}{}) }
+func (k *knownUsers) forget(name string)   { k.m.Delete(name) }
 
 // noCancel drops a context's cancellation. SQLite statements are short and
 // local, and the driver watches a cancellable context with a goroutine per
