@@ -14,9 +14,9 @@ type Message struct {
 	// Conv is the conversation: a chatId or a groupId.
 	Conv string
 	// Seq numbers the messages of one conversation from 1, with no gaps.
-	Seq     int64
-	From    string
-	To      string // the recipient of a one-to-one message; "" in groups
+	Seq  int64
+	From string
+	To   string // the recipient of a one-to-one message; "" in groups
 	// Content is "" once the message was erased (see EraseSender): its
 	// seq, id, sender and time stay, so that seqs keep no gaps.
 	Content string

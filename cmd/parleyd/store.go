@@ -184,14 +184,15 @@ func (b busyLog) Undelivered(context.Context, string, string, int64, int) ([]par
 func (b busyLog) Ack(context.Context, []parley.Cursor) error         { return b.err() }
 func (b busyLog) Contacts(context.Context, string) ([]string, error) { return nil, b.err() }
 func (b busyLog) LastSeq(context.Context, string) (int64, error)     { return 0, b.err() }
-func (b busyLog) EraseSender(context.Context, string, []string) (int64, error) {
-	return 0, b.err()
-}
 func (b busyLog) Stats(context.Context) (*parley.LogStats, error)    { return nil, b.err() }
 func (b busyLog) Ping(context.Context) error                         { return b.err() }
 func (b busyLog) Close() error                                       { return nil }
 func (b busyLog) Inbox(context.Context, string, []parley.GroupSummary) (*parley.Inbox, error) {
 	return nil, b.err()
+}
+
+func (b busyLog) EraseSender(context.Context, string, []string) (int64, error) {
+	return 0, b.err()
 }
 
 var _ parley.MessageLog = busyLog{}
