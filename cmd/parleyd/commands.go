@@ -203,6 +203,9 @@ func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
 		if u.Disabled {
 			status = "disabled"
 		}
+		if u.Deleted() {
+			status = "deleted " + parley.FormatTime(u.DeletedAt)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, parley.FormatTime(u.CreatedAt), seen, status)
 	}
 	if err := tw.Flush(); err != nil {
