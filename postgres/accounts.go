@@ -65,7 +65,9 @@ func (db *DB) DeleteUser(ctx context.Context, username string, now time.Time) ([
 		}
 		return nil
 	})
-	db.users.forget(username)
+	if parley.ErrorCode(err) != parley.ENOTFOUND {
+		db.users.forget(username)
+	}
 	if err != nil {
 		if parley.ErrorCode(err) != parley.EINTERNAL {
 			return nil, err

@@ -36,8 +36,11 @@ func (db *DB) DeleteUser(ctx context.Context, username string, now time.Time) ([
 		}
 		return nil
 	})
-	// Forget what the caches knew, whatever the outcome.
-	db.users.forget(username)
+	// Forget what the caches knew, unless there was no such account
+	// (after a failure, the account may or may not be deleted).
+	if parley.ErrorCode(err) != parley.ENOTFOUND {
+		db.users.forget(username)
+	}
 	for _, g := range left {
 		db.members.forget(g.GroupID)
 	}
