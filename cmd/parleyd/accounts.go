@@ -313,7 +313,10 @@ func adminAccountRoutes(mux *http.ServeMux, h *hub.Hub, store parley.Store) {
 			http.Error(w, "want {\"username\", \"eraseMessages\"}", http.StatusBadRequest)
 			return
 		}
-		d, err := h.DeleteAccount(r.Context(), body.Username, body.Erase)
+		// The work goes on if the command gives up waiting (an erasure on
+		// a large log takes a while): stopping halfway would leave the
+		// account disabled and not deleted.
+		d, err := h.DeleteAccount(context.WithoutCancel(r.Context()), body.Username, body.Erase)
 		if err != nil {
 			adminError(w, err)
 			return
