@@ -14,12 +14,18 @@ type Message struct {
 	// Conv is the conversation: a chatId or a groupId.
 	Conv string
 	// Seq numbers the messages of one conversation from 1, with no gaps.
-	Seq     int64
-	From    string
-	To      string // the recipient of a one-to-one message; "" in groups
+	Seq  int64
+	From string
+	To   string // the recipient of a one-to-one message; "" in groups
+	// Content is "" once the message was erased (see EraseSender): its
+	// seq, id, sender and time stay, so that seqs keep no gaps.
 	Content string
 	Time    time.Time
 }
+
+// Erased reports whether the message's content was erased. A message
+// cannot be sent empty, so an empty content means only that.
+func (m *Message) Erased() bool { return m.Content == "" }
 
 // IsGroup reports whether the message belongs to a group.
 func (m *Message) IsGroup() bool { return IsGroupID(m.Conv) }
@@ -170,6 +176,15 @@ type MessageStore interface {
 	// LastSeq returns the seq of a conversation's newest message; 0 if it
 	// has none (or does not exist).
 	LastSeq(ctx context.Context, conv string) (int64, error)
+	// EraseSender erases the content of messages username sent, leaving
+	// each one in place with Content "" (its seq, id, sender and time
+	// stay, so seqs keep no gaps, and a repeat of its (From, ClientID)
+	// gets the erased message): at least every one in username's
+	// one-to-one chats, in the groups listed and in every group where
+	// username holds a delivery cursor. A store that can find every
+	// message of a sender erases them all. It returns how many messages
+	// it erased; erasing again erases nothing more and is no error.
+	EraseSender(ctx context.Context, username string, groups []string) (int64, error)
 }
 
 // PageResult finishes a page of history read by a store: rows holds, for a

@@ -47,4 +47,7 @@ type SessionStore interface {
 	// RevokeUserSessions ends every active session of a user and returns
 	// their IDs.
 	RevokeUserSessions(ctx context.Context, username string, now time.Time) ([]string, error)
+	// UserSessions lists every session of a user that the store still
+	// keeps, active or ended, oldest first.
+	UserSessions(ctx context.Context, username string) ([]*Session, error)
 }

@@ -109,6 +109,9 @@ type MessageLog interface {
 	// fills in LastSeq, Cursor and Unread of the given groups, which the
 	// caller read from the Directory.
 	Inbox(ctx context.Context, username string, groups []GroupSummary) (*Inbox, error)
+	// EraseSender is MessageStore.EraseSender; the caller lists the groups
+	// username is a member of.
+	EraseSender(ctx context.Context, username string, groups []string) (int64, error)
 	// Stats counts what the log holds and reports its engine's state.
 	Stats(ctx context.Context) (*LogStats, error)
 	Ping(ctx context.Context) error
@@ -196,6 +199,10 @@ func (s *split) Contacts(ctx context.Context, username string) ([]string, error)
 
 func (s *split) LastSeq(ctx context.Context, conv string) (int64, error) {
 	return s.log.LastSeq(ctx, conv)
+}
+
+func (s *split) EraseSender(ctx context.Context, username string, groups []string) (int64, error) {
+	return s.log.EraseSender(ctx, username, groups)
 }
 
 // Inbox reads the user's groups from the directory, their state and the

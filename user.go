@@ -23,7 +23,15 @@ type User struct {
 	// LastSeen is when the user's last connection closed; zero if the user
 	// never connected.
 	LastSeen time.Time
+	// DeletedAt is when the account was deleted; zero while it exists. A
+	// deleted account keeps its name (nobody can register it again, so
+	// nobody can pass for the author of its messages) and nothing else:
+	// no password hash, no sessions, no memberships.
+	DeletedAt time.Time
 }
+
+// Deleted reports whether the account was deleted.
+func (u *User) Deleted() bool { return !u.DeletedAt.IsZero() }
 
 // ValidateUsername reports whether name is 3 to 32 characters from
 // A-Z a-z 0-9 _ and ".". Usernames are compared case-sensitively.
@@ -65,6 +73,26 @@ type UserStore interface {
 	// SetLastSeen records, for each user, when their last connection
 	// closed; unknown users are ignored.
 	SetLastSeen(ctx context.Context, seen map[string]time.Time) error
-	// SetDisabled disables or enables an account; ENOTFOUND if unknown.
+	// SetDisabled disables or enables an account; ENOTFOUND if unknown or
+	// deleted.
 	SetDisabled(ctx context.Context, username string, disabled bool) error
+	// DeleteUser deletes an account in one transaction: its password hash,
+	// sessions and refresh tokens are removed, it leaves every group as
+	// RemoveMember would have it leave (an owner's group passes to the
+	// member with the earliest current membership; a group it leaves
+	// empty stays, without an owner, until someone joins it), and its
+	// name stays reserved: User returns it with DeletedAt set, CreateUser
+	// of that name is ECONFLICT, the Directory's UserExists is false and
+	// AddMember of it is ENOTFOUND. It returns the groups left. An unknown
+	// or already deleted account is ENOTFOUND and nothing changes.
+	DeleteUser(ctx context.Context, username string, now time.Time) ([]GroupLeft, error)
+}
+
+// GroupLeft is one group a deleted account left.
+type GroupLeft struct {
+	GroupID string
+	// Owner is the group's owner after the change ("" if it is empty).
+	Owner string
+	// Members are the members who remain, earliest membership first.
+	Members []string
 }

@@ -119,6 +119,8 @@ func (s *Service) Register(ctx context.Context, username, password string) (*par
 
 var errLogin = parley.Errorf(parley.EUNAUTHORIZED, "wrong username or password")
 
+var errDeleted = parley.Errorf(parley.EUNAUTHORIZED, "this account was deleted")
+
 // Login checks a password and opens a session.
 func (s *Service) Login(ctx context.Context, username, password string) (*Tokens, error) {
 	if username == "" || password == "" {
@@ -134,6 +136,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Tokens
 	}
 	if err != nil {
 		return nil, err
+	}
+	if u.Deleted() {
+		// The name stays reserved and says so, as registering it would.
+		bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
+		return nil, errDeleted
 	}
 	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
 		return nil, errLogin
@@ -238,6 +245,27 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	}
 	if !sess.RevokedAt.IsZero() || sess.UserDisabled || sess.Username != id.Username {
 		return Identity{}, errToken
+	}
+	return id, nil
+}
+
+// CheckPassword authenticates an access token and checks that password
+// is its user's: what an action as grave as deleting the account asks
+// for, beside the token. A wrong password is EUNAUTHORIZED.
+func (s *Service) CheckPassword(ctx context.Context, token, password string) (Identity, error) {
+	id, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return Identity{}, err
+	}
+	if password == "" {
+		return Identity{}, parley.Errorf(parley.EINVALID, "password is required")
+	}
+	u, err := s.store.User(ctx, id.Username)
+	if err != nil {
+		return Identity{}, err
+	}
+	if len(password) > parley.MaxPasswordLen || bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return Identity{}, parley.Errorf(parley.EUNAUTHORIZED, "wrong password")
 	}
 	return id, nil
 }

@@ -71,7 +71,18 @@ func (c *Client) Logout(ctx context.Context, token string) error {
 	return c.post(ctx, "/auth/logout", token, nil, nil)
 }
 
+// DeleteAccount deletes the account of an access token, which takes its
+// password too. The account's sockets close (1008); its name stays
+// reserved and its messages are kept.
+func (c *Client) DeleteAccount(ctx context.Context, token, password string) error {
+	return c.do(ctx, http.MethodDelete, "/auth/account", token, map[string]string{"password": password}, nil)
+}
+
 func (c *Client) post(ctx context.Context, path, token string, body, out any) error {
+	return c.do(ctx, http.MethodPost, path, token, body, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path, token string, body, out any) error {
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -80,7 +91,7 @@ func (c *Client) post(ctx context.Context, path, token string, body, out any) er
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
 	if err != nil {
 		return err
 	}

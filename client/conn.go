@@ -45,6 +45,9 @@ type Frame struct {
 	Chats      []Chat   `json:"chats,omitempty"`
 	Groups     []Group  `json:"groups,omitempty"`
 	Members    []Member `json:"members,omitempty"`
+
+	// Erased marks a message whose content was erased (Content is "").
+	Erased bool `json:"erased,omitempty"`
 	// Raw is the frame as received.
 	Raw json.RawMessage `json:"-"`
 }

@@ -243,7 +243,7 @@ func (sec *Security) preflight(s *Server) http.HandlerFunc {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
 		h.Add("Vary", "Origin")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)

@@ -63,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 		s.route(mux, "POST "+prefix+"/login", s.login)
 		s.route(mux, "POST "+prefix+"/refresh", s.refresh)
 		s.route(mux, "POST "+prefix+"/logout", s.logout)
+		s.route(mux, "DELETE "+prefix+"/account", s.deleteAccount)
 	}
 	s.route(mux, "GET /ws/chat", s.upgrade(hub.Chat))
 	s.route(mux, "GET /ws/presence", s.upgrade(hub.Presence))

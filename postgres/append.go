@@ -176,7 +176,7 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 	}
 
 	if len(ask) > 0 {
-		b.Queue(`SELECT username FROM users WHERE username = ANY($1)`, ask).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT username FROM users WHERE username = ANY($1) AND deleted_at IS NULL`, ask).Query(func(rows pgx.Rows) error {
 			names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 			for _, n := range names {
 				ap.db.users.add(n)
@@ -188,7 +188,7 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 		// The row of a new chat, unless its recipient does not exist.
 		b.Queue(`INSERT INTO conversations (id, last_seq)
 			SELECT DISTINCT x.id, 0::bigint FROM unnest($1::text[], $2::text[]) AS x (id, peer)
-			WHERE EXISTS (SELECT 1 FROM users u WHERE u.username = x.peer)
+			WHERE EXISTS (SELECT 1 FROM users u WHERE u.username = x.peer AND u.deleted_at IS NULL)
 			ORDER BY x.id
 			ON CONFLICT (id) DO NOTHING`, chatConvs, chatPeers)
 	}

@@ -193,9 +193,26 @@ func nullTime(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// knownUsers remembers usernames known to exist. Accounts are never
-// deleted, so a positive answer never goes stale, on any node.
-type knownUsers struct{ m sync.Map }
+// knownUsers remembers usernames known to exist, and the names of the
+// accounts deleted since the process started (gone), which never come
+// back: a name is never registered again. DeleteUser forgets the
+// name on its own node; another node that knew it goes on taking it for
+// an account until it restarts (see DeleteUser).
+type knownUsers struct{ m, gone sync.Map }
 
 func (k *knownUsers) has(name string) bool { _, ok := k.m.Load(name); return ok }
-func (k *knownUsers) add(name string)      { k.m.Store(name, struct{}{}) }
+
+// add remembers name, unless it was deleted. It stores first and checks
+// gone after, and forget does the reverse, so that a reader that found
+// the account just before its deletion never leaves it remembered.
+func (k *knownUsers) add(name string) {
+	k.m.Store(name, struct{}{})
+	if _, gone := k.gone.Load(name); gone {
+		k.m.Delete(name)
+	}
+}
+
+func (k *knownUsers) forget(name string) {
+	k.gone.Store(name, struct{}{})
+	k.m.Delete(name)
+}

@@ -37,6 +37,8 @@
 // Lock order, where several kinds are taken: group, then conversation;
 // refresh token, then session.
 //
-// Nothing is cached but the names of users known to exist, which is safe
-// with several nodes because accounts are never deleted.
+// Nothing is cached but the names of users known to exist. An account's
+// row is never removed (a deleted one keeps its name), and DeleteUser
+// forgets the name on its node; another node that cached it takes it for
+// an account until it restarts (see DeleteUser).
 package postgres

@@ -16,7 +16,7 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 		u.Username, u.PasswordHash, ts(u.CreatedAt))
 	switch {
 	case isUnique(err):
-		return parley.Errorf(parley.ECONFLICT, "username %q is taken", u.Username)
+		return db.takenError(ctx, u.Username)
 	case err != nil:
 		return fmt.Errorf("postgres: create user: %w", err)
 	}
@@ -49,8 +49,8 @@ func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error
 func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 	var st parley.Stats
 	err := db.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM users),
-		(SELECT count(*) FROM users WHERE disabled),
+		(SELECT count(*) FROM users WHERE deleted_at IS NULL),
+		(SELECT count(*) FROM users WHERE disabled AND deleted_at IS NULL),
 		(SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1),
 		(SELECT count(*) FROM chats) / 2,
 		(SELECT count(*) FROM groups),
@@ -62,7 +62,7 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 	return &st, nil
 }
 
-const userQuery = `SELECT username, password_hash, created_at, disabled, last_seen FROM users `
+const userQuery = `SELECT username, password_hash, created_at, disabled, last_seen, deleted_at FROM users `
 
 // User returns one account or ENOTFOUND.
 func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
@@ -73,7 +73,9 @@ func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: user: %w", err)
 	}
-	db.users.add(u.Username)
+	if !u.Deleted() {
+		db.users.add(u.Username)
+	}
 	return u, nil
 }
 
@@ -93,12 +95,13 @@ type scanner interface{ Scan(...any) error }
 
 func scanUser(row scanner) (*parley.User, error) {
 	var u parley.User
-	var lastSeen *time.Time
-	if err := row.Scan(&u.Username, &u.PasswordHash, &u.CreatedAt, &u.Disabled, &lastSeen); err != nil {
+	var lastSeen, deleted *time.Time
+	if err := row.Scan(&u.Username, &u.PasswordHash, &u.CreatedAt, &u.Disabled, &lastSeen, &deleted); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.LastSeen = nullTime(lastSeen)
+	u.DeletedAt = nullTime(deleted)
 	return &u, nil
 }
 
@@ -131,7 +134,7 @@ func (db *DB) SetLastSeen(ctx context.Context, seen map[string]time.Time) error 
 
 // SetDisabled disables or enables an account.
 func (db *DB) SetDisabled(ctx context.Context, username string, disabled bool) error {
-	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = $1 WHERE username = $2`, disabled, username)
+	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = $1 WHERE username = $2 AND deleted_at IS NULL`, disabled, username)
 }
 
 func (db *DB) updateUser(ctx context.Context, op, query string, value any, username string) error {
@@ -157,7 +160,7 @@ func (db *DB) missingUsers(ctx context.Context, q querier, names []string) ([]st
 	if len(ask) == 0 {
 		return nil, nil
 	}
-	rows, _ := q.Query(ctx, `SELECT username FROM users WHERE username = ANY($1)`, ask)
+	rows, _ := q.Query(ctx, `SELECT username FROM users WHERE username = ANY($1) AND deleted_at IS NULL`, ask)
 	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, err

@@ -99,6 +99,9 @@ type Message struct {
 	ChatID    string `json:"chatId,omitempty"`
 	To        string `json:"to,omitempty"`
 	GroupID   string `json:"groupId,omitempty"`
+	// Erased marks a message whose content was erased (its sender's
+	// account was deleted with its messages): Content is "".
+	Erased bool `json:"erased,omitempty"`
 }
 
 // FromMessage converts a stored message to its wire form.
@@ -109,6 +112,7 @@ func FromMessage(m *parley.Message) Message {
 		From:      m.From,
 		Content:   m.Content,
 		Timestamp: parley.FormatTime(m.Time),
+		Erased:    m.Erased(),
 	}
 	if m.IsGroup() {
 		w.GroupID = m.Conv

@@ -20,12 +20,21 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 	})
 	switch {
 	case isUnique(err):
-		return parley.Errorf(parley.ECONFLICT, "username %q is taken", u.Username)
+		return takenError(ctx, db.r, u.Username)
 	case err != nil:
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
 	db.users.add(u.Username)
 	return nil
+}
+
+// takenError says why a username cannot be registered.
+func takenError(ctx context.Context, q querier, username string) error {
+	var deleted sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT deleted_at FROM users WHERE username = ?`, username).Scan(&deleted); err == nil && deleted.Valid {
+		return parley.Errorf(parley.ECONFLICT, "username %q belonged to a deleted account and stays reserved", username)
+	}
+	return parley.Errorf(parley.ECONFLICT, "username %q is taken", username)
 }
 
 // CreateUsers stores many accounts in one transaction, skipping taken
@@ -66,8 +75,8 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 	ctx = noCancel(ctx)
 	var st parley.Stats
 	err := db.r.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM users),
-		(SELECT count(*) FROM users WHERE disabled),
+		(SELECT count(*) FROM users WHERE deleted_at IS NULL),
+		(SELECT count(*) FROM users WHERE disabled AND deleted_at IS NULL),
 		(SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?),
 		(SELECT count(*) FROM groups)`, ms(now)).
 		Scan(&st.Users, &st.DisabledUsers, &st.ActiveSessions, &st.Groups)
@@ -80,23 +89,23 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*parley.Stats, error) {
 // User returns one account or ENOTFOUND.
 func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 	ctx = noCancel(ctx)
-	u, err := scanUser(db.r.QueryRowContext(ctx,
-		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username = ?`, username))
+	u, err := scanUser(db.r.QueryRowContext(ctx, userQuery+`WHERE username = ?`, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, parley.Errorf(parley.ENOTFOUND, "no user %q", username)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user: %w", err)
 	}
-	db.users.add(u.Username)
+	if !u.Deleted() {
+		db.users.add(u.Username)
+	}
 	return u, nil
 }
 
 // Users lists accounts in username order after the given name.
 func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.User, error) {
 	ctx = noCancel(ctx)
-	rows, err := db.r.QueryContext(ctx,
-		`SELECT username, password_hash, created_at, disabled, last_seen FROM users WHERE username > ? ORDER BY username LIMIT ?`, after, limit)
+	rows, err := db.r.QueryContext(ctx, userQuery+`WHERE username > ? ORDER BY username LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: users: %w", err)
 	}
@@ -114,15 +123,18 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.Use
 
 type scanner interface{ Scan(...any) error }
 
+const userQuery = `SELECT username, password_hash, created_at, disabled, last_seen, deleted_at FROM users `
+
 func scanUser(row scanner) (*parley.User, error) {
 	var u parley.User
 	var created int64
-	var lastSeen sql.NullInt64
-	if err := row.Scan(&u.Username, &u.PasswordHash, &created, &u.Disabled, &lastSeen); err != nil {
+	var lastSeen, deleted sql.NullInt64
+	if err := row.Scan(&u.Username, &u.PasswordHash, &created, &u.Disabled, &lastSeen, &deleted); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMS(created)
 	u.LastSeen = nullMS(lastSeen)
+	u.DeletedAt = nullMS(deleted)
 	return &u, nil
 }
 
@@ -152,7 +164,7 @@ func (db *DB) SetLastSeen(ctx context.Context, seen map[string]time.Time) error 
 // SetDisabled disables or enables an account.
 func (db *DB) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	ctx = noCancel(ctx)
-	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = ? WHERE username = ?`, disabled, username)
+	return db.updateUser(ctx, "set disabled", `UPDATE users SET disabled = ? WHERE username = ? AND deleted_at IS NULL`, disabled, username)
 }
 
 func (db *DB) updateUser(ctx context.Context, op, query string, value any, username string) error {
@@ -182,7 +194,7 @@ func (db *DB) userExists(ctx context.Context, q interface {
 		return true, nil
 	}
 	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ?`, username).Scan(&one)
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE username = ? AND deleted_at IS NULL`, username).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 func RunAccounts(t *testing.T, open AccountOpener) {
 	runAccounts(t, func(t testing.TB) Accounts { return open(t) })
 	t.Run("Directory", func(t *testing.T) { testDirectory(t, open(t)) })
+	t.Run("DirectoryDeleted", func(t *testing.T) { testDirectoryDeleted(t, open(t)) })
 }
 
 func runAccounts(t *testing.T, open func(t testing.TB) Accounts) {
@@ -49,6 +50,7 @@ func runAccounts(t *testing.T, open func(t testing.TB) Accounts) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
 	t.Run("GroupOwnership", func(t *testing.T) { testGroupOwnership(t, open(t)) })
 	t.Run("BulkAndStats", func(t *testing.T) { testBulkAndStats(t, open(t)) })
+	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, open(t)) })
 }
 
 // RunMessages runs the message half: appends, idempotency, history,
@@ -63,6 +65,7 @@ func RunMessages(t *testing.T, open Opener) {
 	t.Run("CursorsAndInbox", func(t *testing.T) { testCursorsAndInbox(t, open(t)) })
 	t.Run("JoinCursor", func(t *testing.T) { testJoinCursor(t, open(t)) })
 	t.Run("MessageStats", func(t *testing.T) { testMessageStats(t, open(t)) })
+	t.Run("EraseSender", func(t *testing.T) { testEraseSender(t, open(t)) })
 }
 
 var (

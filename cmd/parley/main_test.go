@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/client"
 
 	"github.com/parley-chat/parley/internal/testserver"
 )
@@ -55,10 +59,11 @@ func TestHelpListsCommands(t *testing.T) {
 func TestScriptedChecks(t *testing.T) {
 	s := server(t)
 	cases := []struct {
-		args []string
-		want []string
+		args  []string
+		roles []string
+		want  []string
 	}{
-		{[]string{"test", "basic"}, []string{
+		{[]string{"test", "basic"}, []string{"alice", "bob"}, []string{
 			"ok   register and log in two fresh users",
 			"ok   one-to-one message delivered (",
 			"ok   reply delivered the other way",
@@ -66,14 +71,14 @@ func TestScriptedChecks(t *testing.T) {
 			"ok   message sent while away is delivered offline, once",
 			"ok   logout ends the session",
 		}},
-		{[]string{"test", "group"}, []string{
+		{[]string{"test", "group"}, []string{"owner", "member", "joiner"}, []string{
 			"ok   group created with a member",
 			"ok   another user joins",
 			"ok   message fanned out to the members",
 			"ok   member leaves",
 			"ok   no more messages after leaving",
 		}},
-		{[]string{"test", "presence", "--ping-interval", "200ms"}, []string{
+		{[]string{"test", "presence", "--ping-interval", "200ms"}, []string{"alice", "watcher"}, []string{
 			"ok   contact goes ONLINE",
 			"ok   contact goes OFFLINE when it closes",
 			"ok   contact goes OFFLINE by missed pongs",
@@ -102,9 +107,19 @@ func TestScriptedChecks(t *testing.T) {
 					t.Errorf("%q is not announced before its result:\n%s", name, r.stdout)
 				}
 			}
-			// The accounts it cannot delete are announced, and named at the end.
-			if !strings.Contains(r.stderr, "cannot delete them") || !strings.Contains(r.stderr, "left on "+s.URL()) {
-				t.Errorf("stderr does not warn about the accounts left behind:\n%s", r.stderr)
+			// It says it deletes its accounts, and it does: each name
+			// now answers that its account was deleted.
+			m := regexp.MustCompile(`accounts named (pt[0-9a-f]+)_\*`).FindStringSubmatch(r.stderr)
+			if m == nil || !strings.Contains(r.stderr, "deletes them when it ends") || strings.Contains(r.stderr, "could not delete") {
+				t.Fatalf("stderr does not announce the deletion of the test accounts, or some were left:\n%s", r.stderr)
+			}
+			api := client.New(s.URL())
+			for _, role := range tc.roles {
+				_, err := api.Login(context.Background(), m[1]+"_"+role, "whatever password")
+				var e *client.APIError
+				if !errors.As(err, &e) || e.Message != "this account was deleted" {
+					t.Errorf("login as %s_%s after the test: %v, want \"this account was deleted\"", m[1], role, err)
+				}
 			}
 		})
 	}

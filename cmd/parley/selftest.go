@@ -54,14 +54,14 @@ func cmdTest(ctx context.Context, args []string, e *env) error {
 	if ping != nil {
 		s.pingInterval = *ping
 	}
-	// The API has no way to delete an account, so the test users stay:
-	// say so before making any, and name them at the end.
-	fmt.Fprintf(e.stderr, "NOTE: parley test registers new accounts named pt%s_* on %s and cannot delete them\n"+
-		"      (the API has no account deletion); run it against a local or test server, not production.\n", s.tag, cf.server)
+	// The test users are deleted at the end (DELETE /auth/account); say
+	// so before making any, and name any that could not be.
+	fmt.Fprintf(e.stderr, "NOTE: parley test registers accounts named pt%s_* on %s and deletes them when it ends\n"+
+		"      (their names stay reserved, as every deleted account's); run it against a local or test server, not production.\n", s.tag, cf.server)
 	defer func() {
-		if names := s.cleanup(); len(names) > 0 {
-			fmt.Fprintf(e.stderr, "NOTE: left on %s, logged out: %s (an operator can disable them: parleyd users disable NAME)\n",
-				cf.server, strings.Join(names, ", "))
+		if left := s.cleanup(); len(left) > 0 {
+			fmt.Fprintf(e.stderr, "NOTE: could not delete on %s: %s (an operator can: parleyd users delete NAME)\n",
+				cf.server, strings.Join(left, "; "))
 		}
 	}()
 	if err := fn(s); err != nil || s.failed {
@@ -213,21 +213,25 @@ func (s *suite) quiet(c *client.Conn, d time.Duration, bad func(client.Frame) bo
 	}
 }
 
-// cleanup closes the connections and ends the sessions of the test users,
-// and returns their names.
-func (s *suite) cleanup() (names []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// cleanup closes the connections of the test users and deletes their
+// accounts, logging in afresh (a test may have logged a user out). It
+// returns, for each account it could not delete, its name and why.
+func (s *suite) cleanup() (left []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, u := range s.users {
-		names = append(names, u.name)
 		if u.conn != nil {
 			u.conn.Close()
 		}
-		if u.tokens != nil {
-			s.api.Logout(ctx, u.tokens.Token)
+		t, err := s.api.Login(ctx, u.name, u.password)
+		if err == nil {
+			err = s.api.DeleteAccount(ctx, t.Token, u.password)
+		}
+		if err != nil {
+			left = append(left, fmt.Sprintf("%s (%v)", u.name, err))
 		}
 	}
-	return names
+	return left
 }
 
 // after fires when a wait has lasted the timeout.

@@ -75,6 +75,7 @@ func adminHandler(h *hub.Hub, store parley.Store, backup backupFunc, token strin
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)
 	})
+	adminAccountRoutes(mux, h, store)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -66,6 +66,8 @@ var commands = []command{
 		run: usersList},
 	{name: "users disable", args: "NAME", help: "disable an account: its logins are refused and its sockets closed", run: usersDisable},
 	{name: "users enable", args: "NAME", help: "enable a disabled account", run: usersEnable},
+	{name: "users delete", args: "NAME", help: "delete an account: sessions removed, sockets closed, groups left, name kept reserved; its messages stay unless -erase-messages (through the server on -admin-addr if one runs)", flags: deleteFlags, run: usersDelete},
+	{name: "users export", args: "NAME", help: "write one account's data (account, sessions, groups, conversations and their messages) as one JSON document (through the server on -admin-addr if one runs)", flags: exportFlags, run: usersExport},
 	{name: "health", help: "exit 0 if the server on -http-addr is ready (for container health checks)", run: health, noStore: true},
 	{name: "backup", args: "DIR", help: "write a consistent copy of the data directory into DIR (asks the server on -admin-addr if one runs)", run: backup},
 	{name: "stats", help: "what the store holds, and the live counts of a running server (with -admin-addr)", run: stats},
@@ -200,6 +202,9 @@ func usersList(ctx context.Context, env *cmdEnv, _ []string) error {
 		}
 		if u.Disabled {
 			status = "disabled"
+		}
+		if u.Deleted() {
+			status = "deleted " + parley.FormatTime(u.DeletedAt)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, parley.FormatTime(u.CreatedAt), seen, status)
 	}
@@ -455,6 +460,10 @@ func adminDo(cfg Config, req *http.Request, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err := io.Copy(w, resp.Body)
+		return err
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

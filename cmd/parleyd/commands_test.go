@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,7 +228,15 @@ func TestCommandHelp(t *testing.T) {
 				t.Errorf("%s -h does not show -data-dir:\n%s", c.name, out)
 			}
 			if c.flags != nil {
-				if own := strings.Index(out, "-prefix"); c.name != "users list" && (own < 0 || own > settings) {
+				fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+				c.flags(fs)
+				var first string
+				fs.VisitAll(func(f *flag.Flag) {
+					if first == "" {
+						first = f.Name
+					}
+				})
+				if own := strings.Index(out, "\n  -"+first); own < 0 || own > settings {
 					t.Errorf("%s -h: its own flags do not come first:\n%s", c.name, out)
 				}
 			}

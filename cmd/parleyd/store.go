@@ -78,8 +78,8 @@ type backupFunc func(ctx context.Context, dest string) error
 // dest, which must not exist: a copy of parley.db, a checkpoint of the
 // message log and the JWT secret. Each store's copy is consistent in
 // itself; taken a moment apart, the accounts may be a moment newer than
-// the messages (a message's sender always exists in them, since accounts
-// are never deleted).
+// the messages (a message's sender always exists in them, since a
+// deleted account keeps its row).
 func backupDataDir(ctx context.Context, dataDir, dest string, accounts *sqlite.DB, log *pebble.Log) error {
 	if _, err := os.Stat(dest); err == nil {
 		return parley.Errorf(parley.ECONFLICT, "backup directory %s exists", dest)
@@ -189,6 +189,10 @@ func (b busyLog) Ping(context.Context) error                         { return b.
 func (b busyLog) Close() error                                       { return nil }
 func (b busyLog) Inbox(context.Context, string, []parley.GroupSummary) (*parley.Inbox, error) {
 	return nil, b.err()
+}
+
+func (b busyLog) EraseSender(context.Context, string, []string) (int64, error) {
+	return 0, b.err()
 }
 
 var _ parley.MessageLog = busyLog{}

@@ -73,7 +73,9 @@ export class Conversation {
       messageId: m.messageId,
       seq: Number(m.seq) || 0,
       from: String(m.from || ''),
-      content: String(m.content ?? ''),
+      // An erased message (its sender's account was deleted with its
+      // messages) keeps its place in the conversation, without content.
+      content: m.erased === true ? '(message erased)' : String(m.content ?? ''),
       time: parseTime(m.timestamp) || new Date(),
       state: 'sent',
     };

@@ -168,7 +168,11 @@ func (c *Conversation) entries() []entry {
 
 // messageOf converts a delivered or history frame.
 func messageOf(f client.Frame) Message {
-	return Message{ID: f.MessageID, Seq: f.Seq, From: f.From, Content: f.Content, Time: parseTime(f.Timestamp)}
+	content := f.Content
+	if f.Erased {
+		content = "(message erased)"
+	}
+	return Message{ID: f.MessageID, Seq: f.Seq, From: f.From, Content: content, Time: parseTime(f.Timestamp)}
 }
 
 func parseTime(s string) time.Time {
