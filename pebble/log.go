@@ -234,8 +234,6 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-type writeOptions = pdb.WriteOptions
-
 // syncWrite commits a batch to disk before returning.
 var syncWrite = pdb.Sync
 
