@@ -30,7 +30,7 @@ func (l *Log) EraseSender(ctx context.Context, username string, groups []string)
 		if err := ctx.Err(); err != nil {
 			return erased, err
 		}
-		err := l.write(func(b *pdb.Batch, _ *pending) error {
+		err := l.write(func(b *sortedBatch, _ *pending) error {
 			n, err := l.eraseIn(b, conv, username)
 			erased += n
 			return err
@@ -98,7 +98,7 @@ func (l *Log) scanPrefix(prefix []byte, fn func(rest, value []byte) error) error
 
 // eraseIn sets, in b, the records of username's messages in conv with
 // their content removed. The caller holds wmu, so no append races it.
-func (l *Log) eraseIn(b *pdb.Batch, conv, username string) (int64, error) {
+func (l *Log) eraseIn(b *sortedBatch, conv, username string) (int64, error) {
 	prefix := convPrefix(conv)
 	it, err := l.db.NewIter(&pdb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -124,9 +124,7 @@ func (l *Log) eraseIn(b *pdb.Batch, conv, username string) (int64, error) {
 			continue
 		}
 		r.content = ""
-		if err := b.Set(it.Key(), r.encode(), nil); err != nil {
-			return n, err
-		}
+		b.Set(slices.Clone(it.Key()), r.encode()) // the batch keeps the key, the iterator reuses it
 		n++
 	}
 	return n, it.Error()
