@@ -45,8 +45,8 @@ type Config struct {
 	CassandraConsistency string
 	CassandraReplication string
 	RedisURL             string
-	RedisPrefix   string
-	ShutdownWait  time.Duration
+	RedisPrefix          string
+	ShutdownWait         time.Duration
 
 	TLSCert, TLSKey string
 	CORSOrigins     string
@@ -143,7 +143,7 @@ func defaultConfig() Config {
 		CassandraKeyspace:    "parley",
 		CassandraConsistency: "LOCAL_QUORUM",
 		CassandraReplication: "{'class': 'SimpleStrategy', 'replication_factor': 1}",
-		ShutdownWait: 10 * time.Second,
+		ShutdownWait:         10 * time.Second,
 
 		RateMessagesPerSec:     50,
 		RateHistoryPerSec:      10,
