@@ -49,8 +49,8 @@ trap cleanup EXIT
 
 log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-go build -o "$WORK/parleyd" ./cmd/parleyd
-go build -o "$WORK/parley-bench" ./cmd/parley-bench
+go build -o "$WORK/bin/parleyd" ./cmd/parleyd
+go build -o "$WORK/bin/parley-bench" ./cmd/parley-bench
 
 # The ring: the first node is the seed; the others join it one at a time.
 export PARLEY_CASSANDRA_SEEDS="${ADDRS[0]}"
@@ -61,8 +61,8 @@ done
 # JMX is off, so there is no nodetool: the seed's log says when a node is
 # part of the ring.
 for _ in $(seq 120); do
-  joined=$(grep -cE "Node /127\.0\.0\.[34]:7000 state jump to NORMAL|is now part of the cluster" \
-    "$WORK/cassandra-${ADDRS[0]}/logs/system.log" 2>/dev/null || true)
+  joined=$(grep -E "state jump to NORMAL|is now part of the cluster" "$WORK/cassandra-${ADDRS[0]}/logs/system.log" 2>/dev/null |
+    grep -oE "127\.0\.0\.[34]" | sort -u | wc -l || true)
   [ "${joined:-0}" -ge 2 ] && break
   sleep 1
 done
@@ -82,7 +82,7 @@ env PARLEY_HTTP_ADDR="127.0.0.1:$PORT" PARLEY_CHAT_ADDR= PARLEY_PRESENCE_ADDR= P
   PARLEY_BCRYPT_COST=4 PARLEY_ACCESS_TTL=2h PARLEY_LOG_LEVEL=warn \
   PARLEY_RATE_MESSAGES_PER_SEC=0 PARLEY_RATE_HISTORY_PER_SEC=0 PARLEY_RATE_GROUPS_PER_MIN=0 \
   PARLEY_RATE_REGISTER_PER_MIN=0 PARLEY_RATE_CONNECTIONS_PER_MIN=0 PARLEY_LOGIN_MAX_FAILURES=0 \
-  "$WORK/parleyd" >"$WORK/parleyd.log" 2>&1 &
+  "$WORK/bin/parleyd" >"$WORK/parleyd.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 600); do
   curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
@@ -93,7 +93,7 @@ curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null || { cat "$WORK/parleyd.log"
 log "parleyd ready on :$PORT (keyspace $KEYSPACE, replication 3, LOCAL_QUORUM)"
 
 log "streaming: $USERS users, $RATE messages/s for $DURATION; killing ${ADDRS[2]} after ${KILL_AFTER}s"
-"$WORK/parley-bench" one-to-one --name "$NAME" --server "http://127.0.0.1:$PORT" --server-pid "$SERVER" \
+"$WORK/bin/parley-bench" one-to-one --name "$NAME" --server "http://127.0.0.1:$PORT" --server-pid "$SERVER" \
   --users "$USERS" --rate "$RATE" --duration "$DURATION" --progress 5s &
 BENCH=$!
 sleep "$KILL_AFTER"
