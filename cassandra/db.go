@@ -162,6 +162,9 @@ func newSession(cfg Config, keyspace string, cons gocql.Consistency) (*gocql.Ses
 	// rule): reads and plain upserts are; conditional writes are not.
 	c.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
 	c.MaxWaitSchemaAgreement = 60 * time.Second
+	// A node marked down is tried again every second (the driver's default
+	// is a minute), so that sends succeed again soon after an outage.
+	c.ReconnectInterval = time.Second
 	s, err := c.CreateSession()
 	if err != nil {
 		return nil, fail("connect", err)

@@ -475,3 +475,53 @@ func TestConcurrentRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountConformance runs the account half of the suite, the
+// Directory's tests included, on the store as the account store of a
+// parley.Split.
+func TestAccountConformance(t *testing.T) {
+	storetest.RunAccounts(t, func(t testing.TB) parley.AccountStore { return openDB(t, testenv.FreshDatabase(t)) })
+}
+
+// TestDirectoryAcrossNodes: a node's GroupMembers and UserGroups see a
+// membership change made through another node at once, as a cluster's
+// message log needs (a stale member list would send a group's messages to
+// a member who left, or not to one who joined).
+func TestDirectoryAcrossNodes(t *testing.T) {
+	url := testenv.FreshDatabase(t)
+	a, b := openDB(t, url), openDB(t, url)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if err := a.CreateUser(ctx, &parley.User{Username: u, PasswordHash: []byte("h")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	if err := a.CreateGroup(ctx, &parley.Group{ID: "g1", Name: "g", Owner: "alice", CreatedAt: now}, []string{"bob"}, now); err != nil {
+		t.Fatal(err)
+	}
+	members := func(want ...string) {
+		t.Helper()
+		// Read twice: a cache would answer the second.
+		for range 2 {
+			if m, err := b.GroupMembers(ctx, "g1"); err != nil || !slices.Equal(m, want) {
+				t.Fatalf("members on node B: got %v, %v; want %v", m, err, want)
+			}
+		}
+	}
+	members("alice", "bob")
+	if _, err := a.JoinGroup(ctx, "g1", "carol", now); err != nil {
+		t.Fatal(err)
+	}
+	members("alice", "bob", "carol")
+	if _, err := a.RemoveMember(ctx, "g1", "bob", "bob", now); err != nil {
+		t.Fatal(err)
+	}
+	members("alice", "carol")
+	if gs, err := b.UserGroups(ctx, "bob"); err != nil || len(gs) != 0 {
+		t.Fatalf("bob's groups on node B after leaving on A: %v, %v", gs, err)
+	}
+	if _, err := a.DeleteUser(ctx, "alice", now); err != nil {
+		t.Fatal(err)
+	}
+	members("carol")
+}

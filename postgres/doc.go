@@ -1,5 +1,9 @@
 // Package postgres is Parley's shared store: one PostgreSQL database that
 // several parleyd nodes use at once, through pgx and its connection pool.
+// It keeps everything, or, as the parley.AccountStore of a parley.Split
+// with a message log (the cassandra package), the accounts and groups
+// only, answering the log's questions as a parley.Directory; its message
+// tables then stay empty.
 //
 // Vocabulary, besides the domain's:
 //   - A migration is one embedded file, migrations/NNNN_name.sql; its
@@ -37,7 +41,9 @@
 // Lock order, where several kinds are taken: group, then conversation;
 // refresh token, then session.
 //
-// Nothing is cached but the names of users known to exist. An account's
+// Nothing is cached but the names of users known to exist: in particular a
+// group's members (Directory.GroupMembers) are read from the database on
+// every call, since any node may change them (see directory.go). An account's
 // row is never removed (a deleted one keeps its name), and DeleteUser
 // forgets the name on its node; another node that cached it takes it for
 // an account until it restarts (see DeleteUser).

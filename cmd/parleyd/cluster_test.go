@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +14,37 @@ import (
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
+// messageStore is where a cluster keeps its messages: env names the
+// settings beside PARLEY_POSTGRES_URL that put them there, and may skip the
+// test when the service is not configured.
+type messageStore struct {
+	name string
+	env  func(t *testing.T) map[string]string
+}
+
+// messageStores are the stores the cluster tests run on: the PostgreSQL
+// database that holds the accounts, or a fresh Cassandra keyspace.
+var messageStores = []messageStore{
+	{"postgres", func(*testing.T) map[string]string { return nil }},
+	{"cassandra", func(t *testing.T) map[string]string {
+		hosts := testenv.CassandraHosts(t)
+		return map[string]string{
+			"PARLEY_CASSANDRA_HOSTS":    strings.Join(hosts, ","),
+			"PARLEY_CASSANDRA_KEYSPACE": testenv.FreshKeyspace(t, hosts),
+		}
+	}},
+}
+
+// onEachStore runs body once per message store, as a subtest named after it.
+func onEachStore(t *testing.T, body func(t *testing.T, store messageStore)) {
+	for _, store := range messageStores {
+		t.Run(store.name, func(t *testing.T) { body(t, store) })
+	}
+}
+
 // cluster is several nodes on one PostgreSQL database and one Redis key
-// prefix, the way parleyd scales out.
+// prefix, the way parleyd scales out, with their messages in the database
+// or in Cassandra.
 type cluster struct {
 	t     *testing.T
 	nodes []*testServer
@@ -30,6 +60,13 @@ const clusterPing = time.Second
 // configuration.
 func startCluster(t *testing.T, n int, edits ...func(*Config)) *cluster {
 	t.Helper()
+	return startClusterOn(t, messageStores[0], n, edits...)
+}
+
+// startClusterOn starts n nodes that keep their messages in store.
+func startClusterOn(t *testing.T, store messageStore, n int, edits ...func(*Config)) *cluster {
+	t.Helper()
+	extra := store.env(t)
 	db := testenv.FreshDatabase(t)
 	rurl := testenv.RedisURL(t)
 	prefix := testenv.RedisPrefix(t, rurl)
@@ -41,10 +78,16 @@ func startCluster(t *testing.T, n int, edits ...func(*Config)) *cluster {
 		"PARLEY_JWT_SECRET":    secret,
 		"PARLEY_PING_INTERVAL": clusterPing.String(),
 	}}
+	for k, v := range extra {
+		c.env[k] = v
+	}
 	for range n {
 		c.nodes = append(c.nodes, startServer(t, func(cfg *Config) {
 			cfg.PostgresURL, cfg.RedisURL, cfg.RedisPrefix = db, rurl, prefix
 			cfg.JWTSecret, cfg.PingInterval = secret, clusterPing
+			if h, ok := extra["PARLEY_CASSANDRA_HOSTS"]; ok {
+				cfg.CassandraHosts, cfg.CassandraKeyspace = h, extra["PARLEY_CASSANDRA_KEYSPACE"]
+			}
 			for _, e := range edits {
 				e(cfg)
 			}
@@ -62,9 +105,12 @@ func (c *cluster) process() (*testServer, *testserver.Server) {
 
 // TestClusterChat: users on different nodes chat one-to-one and in groups
 // as if on one server, with one gapless seq per conversation and
-// idempotent sends whichever node a repeat reaches.
-func TestClusterChat(t *testing.T) {
-	c := startCluster(t, 3)
+// idempotent sends whichever node a repeat reaches, with the messages in
+// either store.
+func TestClusterChat(t *testing.T) { onEachStore(t, testClusterChat) }
+
+func testClusterChat(t *testing.T, store messageStore) {
+	c := startClusterOn(t, store, 3)
 	a, b, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	alice, bob, carol := a.newUser("alice"), a.newUser("bob"), a.newUser("carol")
 
@@ -146,6 +192,80 @@ func TestClusterChat(t *testing.T) {
 		}
 	})
 
+	t.Run("concurrent repeats on two nodes", func(t *testing.T) {
+		// Dave's two connections, on nodes A and B, send the same ten ids
+		// three times each at once: ten messages, each answered with the
+		// same id and seq every time, and delivered once.
+		dave := a.newUser("dave")
+		d1, _, _ := a.chat(dave)
+		d2, _, _ := b.chat(dave)
+		defer d1.Close()
+		defer d2.Close()
+		const ids, tries = 10, 3
+		var mu sync.Mutex
+		answers := map[string][]client.Frame{}
+		var wg sync.WaitGroup
+		for _, d := range []*conn{d1, d2} {
+			wg.Go(func() {
+				for range tries {
+					for i := range ids {
+						id := fmt.Sprintf("dup%d", i)
+						if err := d.Send(obj{"type": "ONE_TO_ONE_CHAT", "id": id, "to": bob.name, "content": id}); err != nil {
+							t.Errorf("send: %v", err)
+							return
+						}
+					}
+				}
+				for range ids * tries {
+					ctx, cancel := context.WithTimeout(context.Background(), wait)
+					f, err := nextOf(ctx, d, "SUCCESS", "ERROR")
+					cancel()
+					if err != nil {
+						t.Errorf("%s: waiting for an answer: %v", d.name, err)
+						return
+					}
+					if f.Type == "ERROR" {
+						t.Errorf("%s: a repeat was refused: %s", d.name, f.Raw)
+						return
+					}
+					mu.Lock()
+					answers[f.ID] = append(answers[f.ID], f)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		seen := map[int64]bool{}
+		for i := range ids {
+			id := fmt.Sprintf("dup%d", i)
+			fs := answers[id]
+			if len(fs) != 2*tries {
+				t.Fatalf("%s: %d answers, want %d", id, len(fs), 2*tries)
+			}
+			for _, f := range fs[1:] {
+				if f.MessageID != fs[0].MessageID || f.Seq != fs[0].Seq {
+					t.Fatalf("%s: answered %s and %s", id, fs[0].Raw, f.Raw)
+				}
+			}
+			if seen[fs[0].Seq] {
+				t.Fatalf("%s: seq %d given twice", id, fs[0].Seq)
+			}
+			seen[fs[0].Seq] = true
+		}
+		got := map[string]bool{}
+		for range ids {
+			m := cb.expect("ONE_TO_ONE_CHAT")
+			if got[m.Content] || m.From != dave.name {
+				t.Fatalf("bob: got %s twice or from someone else", m.Raw)
+			}
+			got[m.Content] = true
+		}
+		cb.quiet(200 * ms)
+	})
+
 	t.Run("groups", func(t *testing.T) {
 		ca.send(obj{"type": "CREATE_GROUP", "name": "across nodes", "members": []string{bob.name}})
 		gid := ca.expect("SUCCESS").GroupID
@@ -187,8 +307,10 @@ func TestClusterChat(t *testing.T) {
 
 // TestClusterPresence: a user's presence is the sum of their connections
 // on every node.
-func TestClusterPresence(t *testing.T) {
-	c := startCluster(t, 2)
+func TestClusterPresence(t *testing.T) { onEachStore(t, testClusterPresence) }
+
+func testClusterPresence(t *testing.T, store messageStore) {
+	c := startClusterOn(t, store, 2)
 	a, b := c.nodes[0], c.nodes[1]
 	alice, bob := a.newUser("alice"), a.newUser("bob")
 	contacts(t, a, bob, alice)
@@ -241,8 +363,10 @@ func TestClusterLogout(t *testing.T) {
 // TestClusterNodeKilled: a node killed with SIGKILL takes its users
 // OFFLINE on the other nodes within two ping intervals, and what was sent
 // to them meanwhile waits for them.
-func TestClusterNodeKilled(t *testing.T) {
-	c := startCluster(t, 1)
+func TestClusterNodeKilled(t *testing.T) { onEachStore(t, testClusterNodeKilled) }
+
+func testClusterNodeKilled(t *testing.T, store messageStore) {
+	c := startClusterOn(t, store, 1)
 	a := c.nodes[0]
 	victim, proc := c.process()
 	alice, bob := a.newUser("alice"), a.newUser("bob")

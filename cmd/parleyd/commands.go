@@ -53,7 +53,7 @@ var listOpts struct {
 }
 
 var commands = []command{
-	{name: "migrate", help: "apply the database migrations and exit",
+	{name: "migrate", help: "apply the database migrations (PostgreSQL's, and Cassandra's with -cassandra-hosts) and exit",
 		run: func(ctx context.Context, env *cmdEnv, _ []string) error {
 			fmt.Fprintln(env.stdout, "migrations applied")
 			return nil
@@ -482,7 +482,7 @@ func backup(ctx context.Context, env *cmdEnv, args []string) error {
 		return errors.New("usage: parleyd backup DIR")
 	}
 	if env.cfg.PostgresURL != "" {
-		return errors.New("backup copies the embedded data directory; back up PostgreSQL with its own tools (pg_dump)")
+		return errors.New("backup copies the embedded data directory; back up PostgreSQL with its own tools (pg_dump), and Cassandra with nodetool snapshot")
 	}
 	dest, err := filepath.Abs(args[0])
 	if err != nil {

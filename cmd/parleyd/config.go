@@ -37,9 +37,16 @@ type Config struct {
 	MaxQueue      int
 	NodeID        int64
 	PostgresURL   string
-	RedisURL      string
-	RedisPrefix   string
-	ShutdownWait  time.Duration
+	// CassandraHosts, when set, keeps messages in Cassandra (accounts stay
+	// in PostgreSQL); the other Cassandra fields are the cassandra
+	// package's, empty for its defaults.
+	CassandraHosts       string
+	CassandraKeyspace    string
+	CassandraConsistency string
+	CassandraReplication string
+	RedisURL             string
+	RedisPrefix          string
+	ShutdownWait         time.Duration
 
 	TLSCert, TLSKey string
 	CORSOrigins     string
@@ -86,7 +93,11 @@ func (c *Config) options() []option {
 		{"message-log-memtable-bytes", "PARLEY_MESSAGE_LOG_MEMTABLE_BYTES", "size of the embedded message log's memtable; a smaller one flushes and compacts more often (0: 64 MiB)", (*intValue)(&c.MemTableBytes)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
 		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
-		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite", (*stringValue)(&c.PostgresURL)},
+		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite (messages in Cassandra with -cassandra-hosts)", (*stringValue)(&c.PostgresURL)},
+		{"cassandra-hosts", "PARLEY_CASSANDRA_HOSTS", "comma-separated Cassandra nodes, host or host:port (port 9042); when set (with -postgres-url), messages, cursors and chat lists live in Cassandra and accounts and groups in PostgreSQL", (*stringValue)(&c.CassandraHosts)},
+		{"cassandra-keyspace", "PARLEY_CASSANDRA_KEYSPACE", "Cassandra keyspace of the messages, created when missing", (*stringValue)(&c.CassandraKeyspace)},
+		{"cassandra-consistency", "PARLEY_CASSANDRA_CONSISTENCY", "consistency level of Cassandra reads and writes (conditional writes use LOCAL_SERIAL)", (*stringValue)(&c.CassandraConsistency)},
+		{"cassandra-replication", "PARLEY_CASSANDRA_REPLICATION", "replication of the keyspace when parleyd creates it, as CQL; an existing keyspace keeps its own (production: {'class': 'NetworkTopologyStrategy', 'DC1': 3})", (*stringValue)(&c.CassandraReplication)},
 		{"redis-url", "PARLEY_REDIS_URL", "Redis URL; when set (with -postgres-url and -jwt-secret), presence, fan-out, logouts and per-user limits span every node", (*stringValue)(&c.RedisURL)},
 		{"redis-prefix", "PARLEY_REDIS_PREFIX", "prefix of every Redis key and channel; one per cluster sharing a Redis", (*stringValue)(&c.RedisPrefix)},
 		{"shutdown-wait", "PARLEY_SHUTDOWN_WAIT", "how long a graceful shutdown may take", (*durationValue)(&c.ShutdownWait)},
@@ -128,7 +139,11 @@ func defaultConfig() Config {
 		MaxQueue:     1 << 20,
 		NodeID:       -1,
 		RedisPrefix:  "parley:",
-		ShutdownWait: 10 * time.Second,
+
+		CassandraKeyspace:    "parley",
+		CassandraConsistency: "LOCAL_QUORUM",
+		CassandraReplication: "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+		ShutdownWait:         10 * time.Second,
 
 		RateMessagesPerSec:     50,
 		RateHistoryPerSec:      10,
@@ -167,7 +182,8 @@ func parseConfig(name string, args []string, lookup func(string) (string, bool),
 // the admin and HTTP listeners, the hash cost of seeded accounts); its -h
 // lists these, though it accepts every setting.
 var commandSettings = map[string]bool{
-	"data-dir": true, "postgres-url": true, "sqlite-sync": true, "admin-addr": true,
+	"data-dir": true, "postgres-url": true, "cassandra-hosts": true, "cassandra-keyspace": true,
+	"cassandra-consistency": true, "cassandra-replication": true, "sqlite-sync": true, "admin-addr": true,
 	"http-addr": true, "tls-cert": true, "tls-key": true, "bcrypt-cost": true,
 }
 
@@ -256,6 +272,12 @@ func (c *Config) validate() error {
 	if c.RedisURL != "" && c.PostgresURL == "" {
 		return fmt.Errorf("PARLEY_REDIS_URL joins nodes that share one database: set PARLEY_POSTGRES_URL too")
 	}
+	if c.CassandraHosts != "" && c.PostgresURL == "" {
+		return fmt.Errorf("PARLEY_CASSANDRA_HOSTS keeps the messages; accounts and groups live in PostgreSQL: set PARLEY_POSTGRES_URL too")
+	}
+	if c.CassandraHosts != "" && len(c.cassandraHosts()) == 0 {
+		return fmt.Errorf("PARLEY_CASSANDRA_HOSTS names no host")
+	}
 	if c.RedisURL != "" && c.JWTSecret == "" {
 		return fmt.Errorf("PARLEY_REDIS_URL joins nodes that must accept each other's tokens: set the same PARLEY_JWT_SECRET on every node")
 	}
@@ -281,6 +303,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("every listener is off")
 	}
 	return nil
+}
+
+// cassandraHosts splits CassandraHosts at commas, dropping empty names.
+func (c *Config) cassandraHosts() []string {
+	var hosts []string
+	for _, h := range strings.Split(c.CassandraHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 func parseLevel(s string) (slog.Level, error) {

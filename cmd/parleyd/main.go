@@ -2,7 +2,7 @@
 //
 //	parleyd                   serve, on the embedded store in ./data by default
 //	parleyd -h                every setting, with its environment variable
-//	parleyd migrate           apply database migrations and exit
+//	parleyd migrate           apply database migrations (PostgreSQL, Cassandra) and exit
 //	parleyd users list|disable|enable, parleyd stats
 //	parleyd seed users|chats|groups
 //

@@ -92,7 +92,10 @@ func openURL(addr string, tls bool) string {
 
 // storeName names the configured store in logs.
 func storeName(cfg Config) string {
-	if cfg.PostgresURL != "" {
+	switch {
+	case cfg.CassandraHosts != "":
+		return "postgres+cassandra"
+	case cfg.PostgresURL != "":
 		return "postgres"
 	}
 	return "sqlite+pebble"
@@ -116,7 +119,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	checks := []parleyhttp.Check{{Name: "store", Fn: m.store.Ping}}
+	checks := healthChecks(m.store)
 	if cfg.RedisURL != "" {
 		if m.redis, err = m.openRedis(ctx); err != nil {
 			return err

@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/cassandra"
+	parleyhttp "github.com/parley-chat/parley/http"
 	"github.com/parley-chat/parley/pebble"
 	"github.com/parley-chat/parley/postgres"
 	"github.com/parley-chat/parley/sqlite"
 )
 
 // openStore opens the configured store, applying its migrations:
-// PostgreSQL when a URL is given, else the embedded default, accounts in
+// PostgreSQL when a URL is given (with the messages in Cassandra when
+// hosts are given too), else the embedded default, accounts in
 // DATA_DIR/parley.db (SQLite) and messages in DATA_DIR/messages (Pebble).
 // A data directory whose parley.db still holds messages (written by a
 // release before the message log) is imported into the log first.
@@ -28,6 +31,10 @@ import (
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand bool) (parley.Store, *embedded, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	if cfg.CassandraHosts != "" {
+		s, err := openCluster(ctx, cfg, logger)
+		return s, nil, err
 	}
 	if cfg.PostgresURL != "" {
 		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
@@ -61,6 +68,46 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, forCommand 
 		logStats: log.Stats,
 	}
 	return parley.Split(accounts, log), e, nil
+}
+
+// openCluster opens PostgreSQL as the account store and Cassandra as the
+// message log, applying both stores' migrations; each serializes its own
+// between nodes that start at once (PostgreSQL with an advisory lock,
+// Cassandra with a lock row written by a conditional insert).
+func openCluster(ctx context.Context, cfg Config, logger *slog.Logger) (parley.Store, error) {
+	accounts, err := postgres.Open(ctx, postgres.Config{URL: cfg.PostgresURL})
+	if err != nil {
+		return nil, err
+	}
+	log, err := cassandra.Open(ctx, cassandra.Config{
+		Hosts:       cfg.cassandraHosts(),
+		Keyspace:    cfg.CassandraKeyspace,
+		Consistency: cfg.CassandraConsistency,
+		Replication: cfg.CassandraReplication,
+		Logger:      logger,
+	})
+	if err != nil {
+		accounts.Close()
+		return nil, err
+	}
+	return &clusterStore{Store: parley.Split(accounts, log), accounts: accounts, log: log}, nil
+}
+
+// clusterStore is a Split of PostgreSQL and Cassandra that can check each
+// apart, so that /health names the one that is down.
+type clusterStore struct {
+	parley.Store
+	accounts *postgres.DB
+	log      *cassandra.DB
+}
+
+// healthChecks are the checks of /health and /ready for the store: one for
+// the whole store, or one per service for a cluster's.
+func healthChecks(s parley.Store) []parleyhttp.Check {
+	if c, ok := s.(*clusterStore); ok {
+		return []parleyhttp.Check{{Name: "store", Fn: c.accounts.Ping}, {Name: "cassandra", Fn: c.log.Ping}}
+	}
+	return []parleyhttp.Check{{Name: "store", Fn: s.Ping}}
 }
 
 // embedded is what only the embedded stores offer, beside parley.Store.

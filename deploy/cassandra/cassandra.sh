@@ -17,12 +17,18 @@
 #   PARLEY_CASSANDRA_CACHE   where the classpath is kept between runs
 #                            (default ~/.cache/parley-cassandra)
 #   PARLEY_CASSANDRA_SEEDS   comma-separated seed addresses
+#   PARLEY_CASSANDRA_STORAGE_PORT
+#                            the port nodes talk to each other on (default
+#                            7000); another one lets a second node run on the
+#                            same address as the first
 #   PARLEY_CASSANDRA_HEAP    heap size (default 1G)
 #   PARLEY_CASSANDRA_WAIT    seconds to wait for CQL (default 240)
 #   JAVA_HOME                a Java 17 (default: the system's Java 17)
 #
 # JMX is off (no JMX port is opened), so nodes never collide on it; the
-# storage port is 7000 on each node's own address.
+# storage port is 7000 (PARLEY_CASSANDRA_STORAGE_PORT) on each node's own
+# address, so two nodes on one address need distinct storage ports as well
+# as distinct CQL ports.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -115,14 +121,19 @@ start() {
   java="$(java17)"
   cp="$(classpath)"
   mkdir -p "$dir/conf" "$dir/logs" "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$dir/triggers"
+  # A node alone is its own seed, named with its storage port, so that a
+  # node on another storage port never takes a node on 7000 for its seed.
+  local sport="${PARLEY_CASSANDRA_STORAGE_PORT:-7000}"
+  local seeds="${PARLEY_CASSANDRA_SEEDS:-$addr:$sport}"
   sed -e "s|@ADDRESS@|$addr|g" -e "s|@PORT@|$port|g" -e "s|@DATA_DIR@|$dir|g" \
-    -e "s|@SEEDS@|${PARLEY_CASSANDRA_SEEDS:-$addr}|g" "$here/cassandra.yaml" >"$dir/conf/cassandra.yaml"
+    -e "s|@STORAGE_PORT@|$sport|g" \
+    -e "s|@SEEDS@|$seeds|g" "$here/cassandra.yaml" >"$dir/conf/cassandra.yaml"
   cp "$here/logback.xml" "$dir/conf/logback.xml"
 
-  local heap="${PARLEY_CASSANDRA_HEAP:-1G}" seeds="${PARLEY_CASSANDRA_SEEDS:-$addr}" ring_delay=0
+  local heap="${PARLEY_CASSANDRA_HEAP:-1G}" ring_delay=0
   # A seed starts with no wait for a ring; a node joining one must hear from
   # a seed within the ring delay before it bootstraps.
-  case ",$seeds," in *",$addr,"*) ;; *) ring_delay=10000 ;; esac
+  case ",$seeds," in *",$addr,"* | *",$addr:$sport,"*) ;; *) ring_delay=10000 ;; esac
   local opts=(
     -ea -Xss256k -Xms"$heap" -Xmx"$heap"
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
