@@ -191,6 +191,8 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	s.emu.Lock()
 	if s.shuttingDown {
 		s.emu.Unlock()
+		// Going away, as every socket open when shutdown began is told.
+		wsc.WriteClose(1001, "server shutting down")
 		wsc.Close()
 		return errShuttingDown
 	}
