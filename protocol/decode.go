@@ -9,6 +9,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/parley-chat/parley"
 )
@@ -108,10 +109,11 @@ func depth(data []byte) int {
 // decodeOptions make the decoder (the JSON v2 prototype of the Go team,
 // measured three times faster than encoding/json on a send and with one
 // allocation instead of nine) read frames as encoding/json did: names
-// match whatever their case, of a name given twice the last wins, and an
+// match whatever their case (but "limi-t" is not "limit"), of a name given twice the last wins, and an
 // escaped lone surrogate (\ud800) reads as U+FFFD. (Raw invalid UTF-8 is
 // refused before decoding.)
-var decodeOptions = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+var decodeOptions = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 // jsonProblem describes a decoding error without echoing input back.
 func jsonProblem(err error) string {
