@@ -66,7 +66,7 @@ func (db *DB) DeleteUser(ctx context.Context, username string, now time.Time) ([
 		return nil
 	})
 	if parley.ErrorCode(err) != parley.ENOTFOUND {
-		db.users.forget(username)
+		db.users.Forget(username)
 	}
 	if err != nil {
 		if parley.ErrorCode(err) != parley.EINTERNAL {

@@ -160,7 +160,7 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 				seenChat[chat] = true
 				chatConvs, chatPeers = append(chatConvs, a.Conv), append(chatPeers, a.To)
 			}
-			if !seenUser[a.To] && !ap.db.users.has(a.To) {
+			if !seenUser[a.To] && !ap.db.users.Has(a.To) {
 				seenUser[a.To] = true
 				ask = append(ask, a.To)
 			}
@@ -179,7 +179,7 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 		b.Queue(`SELECT username FROM users WHERE username = ANY($1) AND deleted_at IS NULL`, ask).Query(func(rows pgx.Rows) error {
 			names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 			for _, n := range names {
-				ap.db.users.add(n)
+				ap.db.users.Add(n)
 			}
 			return err
 		})
@@ -297,7 +297,7 @@ func (ap *appender) add(a *parley.Append) error {
 		default:
 			a.Recipients = slices.DeleteFunc(slices.Clone(members), func(m string) bool { return m == a.From })
 		}
-	case !ap.db.users.has(a.To):
+	case !ap.db.users.Has(a.To):
 		a.Err = parley.Errorf(parley.ENOTFOUND, "no user %q", a.To)
 	default:
 		a.Recipients = []string{a.To}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,9 +36,11 @@ type Config struct {
 
 // DB is the PostgreSQL store. It implements parley.Store.
 type DB struct {
-	pool  *pgxpool.Pool
-	now   func() time.Time
-	users knownUsers
+	pool *pgxpool.Pool
+	now  func() time.Time
+	// users: DeleteUser forgets the name on this node only; another node
+	// that knew it goes on taking it for an account until it restarts.
+	users parley.KnownNames
 }
 
 var _ parley.Store = (*DB)(nil)
@@ -191,28 +192,4 @@ func nullTime(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// knownUsers remembers usernames known to exist, and the names of the
-// accounts deleted since the process started (gone), which never come
-// back: a name is never registered again. DeleteUser forgets the
-// name on its own node; another node that knew it goes on taking it for
-// an account until it restarts (see DeleteUser).
-type knownUsers struct{ m, gone sync.Map }
-
-func (k *knownUsers) has(name string) bool { _, ok := k.m.Load(name); return ok }
-
-// add remembers name, unless it was deleted. It stores first and checks
-// gone after, and forget does the reverse, so that a reader that found
-// the account just before its deletion never leaves it remembered.
-func (k *knownUsers) add(name string) {
-	k.m.Store(name, struct{}{})
-	if _, gone := k.gone.Load(name); gone {
-		k.m.Delete(name)
-	}
-}
-
-func (k *knownUsers) forget(name string) {
-	k.gone.Store(name, struct{}{})
-	k.m.Delete(name)
 }

@@ -20,7 +20,7 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 	case err != nil:
 		return fmt.Errorf("postgres: create user: %w", err)
 	}
-	db.users.add(u.Username)
+	db.users.Add(u.Username)
 	return nil
 }
 
@@ -40,7 +40,7 @@ func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error
 		return 0, fmt.Errorf("postgres: create users: %w", err)
 	}
 	for _, u := range users {
-		db.users.add(u.Username)
+		db.users.Add(u.Username)
 	}
 	return int(tag.RowsAffected()), nil
 }
@@ -74,7 +74,7 @@ func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 		return nil, fmt.Errorf("postgres: user: %w", err)
 	}
 	if !u.Deleted() {
-		db.users.add(u.Username)
+		db.users.Add(u.Username)
 	}
 	return u, nil
 }
@@ -153,7 +153,7 @@ func (db *DB) updateUser(ctx context.Context, op, query string, value any, usern
 func (db *DB) missingUsers(ctx context.Context, q querier, names []string) ([]string, error) {
 	var ask []string
 	for _, n := range names {
-		if !db.users.has(n) {
+		if !db.users.Has(n) {
 			ask = append(ask, n)
 		}
 	}
@@ -166,11 +166,11 @@ func (db *DB) missingUsers(ctx context.Context, q querier, names []string) ([]st
 		return nil, err
 	}
 	for _, n := range found {
-		db.users.add(n)
+		db.users.Add(n)
 	}
 	var missing []string
 	for _, n := range ask {
-		if !db.users.has(n) {
+		if !db.users.Has(n) {
 			missing = append(missing, n)
 		}
 	}

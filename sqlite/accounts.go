@@ -39,7 +39,7 @@ func (db *DB) DeleteUser(ctx context.Context, username string, now time.Time) ([
 	// Forget what the caches knew, unless there was no such account
 	// (after a failure, the account may or may not be deleted).
 	if parley.ErrorCode(err) != parley.ENOTFOUND {
-		db.users.forget(username)
+		db.users.Forget(username)
 	}
 	for _, g := range left {
 		db.members.forget(g.GroupID)

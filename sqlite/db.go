@@ -77,7 +77,7 @@ type DB struct {
 	stopCkpt    chan struct{}
 	ckptDone    chan struct{}
 
-	users   knownUsers
+	users   parley.KnownNames
 	members memberCache
 }
 
@@ -336,29 +336,6 @@ func nullMS(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromMS(v.Int64)
-}
-
-// knownUsers remembers usernames known to exist, and the names of the
-// accounts deleted since the process started (gone), which never come
-// back: a name is never registered again. Only DeleteUser, which
-// forgets the name, makes a positive answer stale.
-type knownUsers struct{ m, gone sync.Map }
-
-func (k *knownUsers) has(name string) bool { _, ok := k.m.Load(name); return ok }
-
-// add remembers name, unless it was deleted. It stores first and checks
-// gone after, and forget does the reverse, so that a reader that found
-// the account just before its deletion never leaves it remembered.
-func (k *knownUsers) add(name string) {
-	k.m.Store(name, struct{}{})
-	if _, gone := k.gone.Load(name); gone {
-		k.m.Delete(name)
-	}
-}
-
-func (k *knownUsers) forget(name string) {
-	k.gone.Store(name, struct{}{})
-	k.m.Delete(name)
 }
 
 // noCancel drops a context's cancellation. SQLite statements are short and

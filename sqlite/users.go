@@ -24,7 +24,7 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User) error {
 	case err != nil:
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
-	db.users.add(u.Username)
+	db.users.Add(u.Username)
 	return nil
 }
 
@@ -65,7 +65,7 @@ func (db *DB) CreateUsers(ctx context.Context, users []*parley.User) (int, error
 		return 0, fmt.Errorf("sqlite: create users: %w", err)
 	}
 	for _, u := range users {
-		db.users.add(u.Username)
+		db.users.Add(u.Username)
 	}
 	return created, nil
 }
@@ -97,7 +97,7 @@ func (db *DB) User(ctx context.Context, username string) (*parley.User, error) {
 		return nil, fmt.Errorf("sqlite: user: %w", err)
 	}
 	if !u.Deleted() {
-		db.users.add(u.Username)
+		db.users.Add(u.Username)
 	}
 	return u, nil
 }
@@ -190,7 +190,7 @@ func (db *DB) updateUser(ctx context.Context, op, query string, value any, usern
 func (db *DB) userExists(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, username string) (bool, error) {
-	if db.users.has(username) {
+	if db.users.Has(username) {
 		return true, nil
 	}
 	var one int
@@ -201,6 +201,6 @@ func (db *DB) userExists(ctx context.Context, q interface {
 	if err != nil {
 		return false, err
 	}
-	db.users.add(username)
+	db.users.Add(username)
 	return true, nil
 }
