@@ -2,30 +2,190 @@ package parley
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Message is one stored message of a conversation.
+// EntryKind says what an entry of a conversation's timeline is. The zero
+// value is a message, so that entries stored before the timeline had
+// kinds read as what they were.
+type EntryKind uint8
+
+const (
+	KindMessage  EntryKind = iota // a message someone sent
+	KindEdit                      // a new content for an earlier message
+	KindDelete                    // the deletion of an earlier message
+	KindReaction                  // an emoji added to (or taken from) a message
+)
+
+var kindNames = [...]string{KindMessage: "message", KindEdit: "edit", KindDelete: "delete", KindReaction: "reaction"}
+
+// String is the kind's name on the wire.
+func (k EntryKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Limits of the timeline.
+const (
+	// MaxEmojiBytes bounds a reaction's emoji.
+	MaxEmojiBytes = 32
+	// MaxReactionEmoji is how many distinct emoji one message may carry.
+	MaxReactionEmoji = 20
+)
+
+// Message is one stored entry of a conversation's timeline: a message, or
+// an edit, deletion or reaction acting on one (Kind).
 type Message struct {
 	// ID is the server-assigned messageId, unique across the cluster.
 	ID string
 	// Conv is the conversation: a chatId or a groupId.
 	Conv string
-	// Seq numbers the messages of one conversation from 1, with no gaps.
+	// Seq numbers the entries of one conversation from 1, with no gaps.
 	Seq  int64
-	From string
-	To   string // the recipient of a one-to-one message; "" in groups
-	// Content is "" once the message was erased (see EraseSender): its
-	// seq, id, sender and time stay, so that seqs keep no gaps.
+	From string // who sent the message, or made the edit, deletion or reaction
+	To   string // the other participant of a one-to-one chat; "" in groups
+	// Content is a message's text (its latest edit's), or an edit's. It is
+	// "" once erased: by a deletion, or when the sender's account was
+	// deleted with its messages (see EraseSender); the entry's seq, id,
+	// sender and time stay, so that seqs keep no gaps.
 	Content string
 	Time    time.Time
+
+	Kind EntryKind
+	// Target is the seq of the message an edit, deletion or reaction acts
+	// on; 0 on a message.
+	Target int64
+	// Emoji and Removed describe a reaction: Removed takes it back.
+	Emoji   string
+	Removed bool
+	// ReplyTo is the seq of the message a message answers; 0 if none.
+	ReplyTo int64
+
+	// The current state of a message, as history lists it: Edited and
+	// EditedAt after an edit, Deleted after a deletion (Content is then ""),
+	// and the reactions it carries now.
+	Edited    bool
+	EditedAt  time.Time
+	Deleted   bool
+	Reactions []Reaction
 }
 
-// Erased reports whether the message's content was erased. A message
-// cannot be sent empty, so an empty content means only that.
-func (m *Message) Erased() bool { return m.Content == "" }
+// Reaction is one emoji on a message and who put it there, in the order
+// they reacted.
+type Reaction struct {
+	Emoji string
+	Users []string
+}
+
+// Erased reports whether the content of a message or an edit was erased
+// by its sender's account being deleted with its messages, or, for an
+// edit, by the deletion of the message it edited. Neither can be sent
+// empty, so an empty content means only that.
+func (m *Message) Erased() bool {
+	return (m.Kind == KindMessage || m.Kind == KindEdit) && m.Content == "" && !m.Deleted
+}
+
+// React applies a reaction by user to the message's Reactions: it adds
+// user to emoji's users (remove false) or takes them off, dropping an
+// emoji nobody has any more. It reports whether anything changed, and
+// returns EINVALID when adding would put more than MaxReactionEmoji
+// distinct emoji on the message. Stores use it so that every store keeps
+// reactions by the same rule.
+func (m *Message) React(user, emoji string, remove bool) (bool, error) {
+	i := slices.IndexFunc(m.Reactions, func(r Reaction) bool { return r.Emoji == emoji })
+	if remove {
+		if i < 0 {
+			return false, nil
+		}
+		j := slices.Index(m.Reactions[i].Users, user)
+		if j < 0 {
+			return false, nil
+		}
+		users := slices.Delete(slices.Clone(m.Reactions[i].Users), j, j+1)
+		m.Reactions = slices.Clone(m.Reactions)
+		if len(users) == 0 {
+			m.Reactions = slices.Delete(m.Reactions, i, i+1)
+		} else {
+			m.Reactions[i].Users = users
+		}
+		return true, nil
+	}
+	if i < 0 {
+		if len(m.Reactions) >= MaxReactionEmoji {
+			return false, Errorf(EINVALID, "a message carries at most %d distinct emoji", MaxReactionEmoji)
+		}
+		m.Reactions = append(slices.Clone(m.Reactions), Reaction{Emoji: emoji, Users: []string{user}})
+		return true, nil
+	}
+	if slices.Contains(m.Reactions[i].Users, user) {
+		return false, nil
+	}
+	m.Reactions = slices.Clone(m.Reactions)
+	m.Reactions[i].Users = append(slices.Clone(m.Reactions[i].Users), user)
+	return true, nil
+}
+
+// CheckTarget applies the rules every store shares for an entry acting on
+// target (the message at a.Target; nil when there is none), before the
+// entry is stored. It returns the error the entry fails with, or nil; for
+// a deletion of a message already deleted it returns nil and sets
+// a.Duplicate, and the store answers with the first deletion's entry,
+// which it keeps track of.
+func CheckTarget(a *Append, target *Message) error {
+	if target == nil {
+		if a.Kind == KindMessage {
+			return Errorf(EINVALID, "replyTo must be the seq of a message in this conversation")
+		}
+		return Errorf(ENOTFOUND, "no message with seq %d in this conversation", a.Target)
+	}
+	if target.Kind != KindMessage {
+		if a.Kind == KindMessage {
+			return Errorf(EINVALID, "replyTo must be the seq of a message in this conversation")
+		}
+		return Errorf(EINVALID, "entry %d is not a message", target.Seq)
+	}
+	switch a.Kind {
+	case KindEdit:
+		if target.From != a.From {
+			return Errorf(EFORBIDDEN, "only the author may edit a message")
+		}
+		if target.Deleted {
+			return Errorf(EINVALID, "a deleted message cannot be edited")
+		}
+	case KindDelete:
+		if target.From != a.From && !a.Moderator {
+			return Errorf(EFORBIDDEN, "only the author, or the group's owner, may delete a message")
+		}
+		if target.Deleted {
+			a.Duplicate = true
+		}
+	case KindReaction:
+		if target.Deleted {
+			return Errorf(EINVALID, "a deleted message cannot get reactions")
+		}
+	}
+	return nil
+}
+
+// ValidateEmoji checks a reaction's emoji: 1 to MaxEmojiBytes bytes of
+// UTF-8 with no whitespace or control characters.
+func ValidateEmoji(emoji string) error {
+	if len(emoji) == 0 || len(emoji) > MaxEmojiBytes || !utf8.ValidString(emoji) {
+		return Errorf(EINVALID, "emoji must be 1 to %d bytes of UTF-8", MaxEmojiBytes)
+	}
+	for _, r := range emoji {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return Errorf(EINVALID, "emoji must not contain whitespace or control characters")
+		}
+	}
+	return nil
+}
 
 // IsGroup reports whether the message belongs to a group.
 func (m *Message) IsGroup() bool { return IsGroupID(m.Conv) }
@@ -88,14 +248,34 @@ type Append struct {
 	// ID and Time are used if the message turns out to be new.
 	ID   string
 	Time time.Time
+
+	// Kind is the entry to append. An edit, deletion or reaction acts on
+	// the message at seq Target of Conv; an edit carries the new Content,
+	// a reaction its Emoji and whether to Remove it.
+	Kind   EntryKind
+	Target int64
+	Emoji  string
+	Remove bool
+	// ReplyTo, on a message, is the seq of the message it answers (0:
+	// none); it must be a message of the same conversation (EINVALID).
+	ReplyTo int64
+	// Moderator lets the sender delete other members' messages: they own
+	// the group. The caller decides it.
+	Moderator bool
 	// Invalid, when set, is what validation found wrong before the store was
 	// asked. A repeat of an earlier (From, ClientID) still gets the original
 	// message; only a new message fails with Invalid.
 	Invalid error
 
-	// Results, filled in by the store.
+	// Results, filled in by the store. Duplicate is set for a repeat of
+	// (From, ClientID), and for the deletion of a message already deleted:
+	// Message is then the entry stored before, and nothing new is stored.
+	// NoOp is set for a reaction that changed nothing (added again, or
+	// removed when absent): nothing is stored, Message has only Conv,
+	// From, To, Kind, Target and Emoji set, and its Seq is 0.
 	Message   Message
 	Duplicate bool
+	NoOp      bool
 	// Recipients are the users the message goes to besides the sender: the
 	// recipient of a one-to-one message, the other members of a group at
 	// commit time. Empty for duplicates.
@@ -128,7 +308,11 @@ type ChatSummary struct {
 	WithLastSeen time.Time
 	LastSeq      int64
 	Cursor       int64
-	// Unread counts the messages above the cursor that the user did not send.
+	// ReadSeq is the user's read position, PeerReadSeq the other's.
+	ReadSeq     int64
+	PeerReadSeq int64
+	// Unread counts the messages (entries of kind message, not deleted)
+	// above ReadSeq that the user did not send.
 	Unread int64
 }
 
@@ -138,7 +322,8 @@ type GroupSummary struct {
 	Name    string
 	LastSeq int64
 	Cursor  int64
-	Unread  int64
+	ReadSeq int64
+	Unread  int64 // as in ChatSummary
 }
 
 // Inbox is what a user sees on connecting: every chat and group with its
@@ -150,25 +335,43 @@ type Inbox struct {
 
 // MessageStore keeps messages, conversations and delivery cursors.
 type MessageStore interface {
-	// AppendMessages stores a batch in order, in one transaction, filling in
-	// the results of each Append. For each item: a repeat of (From, ClientID)
-	// gets the original message with Duplicate set; otherwise Invalid, an
-	// unknown recipient (ENOTFOUND), a missing group (ENOTFOUND) or a sender
-	// who is not a member (EFORBIDDEN) fails the item alone; otherwise the
-	// message gets the next seq of its conversation, and the sender's
-	// cursor follows it if it stood right behind (a user's own messages
-	// count as delivered to them). A returned error means nothing of the
-	// batch was stored.
+	// AppendMessages stores a batch of entries in order, in one
+	// transaction, filling in the results of each Append. For each item: a
+	// repeat of (From, ClientID) gets the original entry with Duplicate
+	// set; otherwise Invalid, an unknown recipient (ENOTFOUND), a missing
+	// group (ENOTFOUND) or a sender who is not a member (EFORBIDDEN) fails
+	// the item alone; then an entry acting on a message (an edit, deletion
+	// or reaction, and a message with ReplyTo) is checked against it with
+	// CheckTarget, and a reaction applied with Message.React (a NoOp, or
+	// EINVALID past MaxReactionEmoji); otherwise the entry gets the next
+	// seq of its conversation, and the sender's cursor follows it if it
+	// stood right behind (a user's own entries count as delivered to
+	// them). Each entry acting on a message also changes the message's
+	// stored state (Content, Edited, EditedAt, Deleted, Reactions), as
+	// history lists it; a deletion erases the content of the message and
+	// of its edits from storage. Items see the effects of earlier items of
+	// the same batch. A returned error means nothing of the batch was
+	// stored.
 	AppendMessages(ctx context.Context, batch []*Append) error
-	// History returns a page of a conversation in ascending seq order and
-	// whether more messages lie further in the paging direction.
+	// History returns a page of a conversation's entries, of every kind, in
+	// ascending seq order (messages with their current state) and whether
+	// more lie further in the paging direction.
 	History(ctx context.Context, conv string, page Page) ([]Message, bool, error)
-	// Undelivered returns up to limit messages of conv with seq > after that
-	// username did not send, in seq order.
+	// Undelivered returns up to limit entries of conv with seq > after that
+	// username did not make, in seq order, messages with their current
+	// state.
 	Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]Message, error)
 	// Ack moves cursors forward, each clamped to its conversation's last
 	// seq; a cursor never moves back.
 	Ack(ctx context.Context, cursors []Cursor) error
+	// MarkRead moves read positions forward as Ack moves cursors: clamped
+	// to the conversation's last seq, never back. A read position is kept
+	// apart from the cursor (a READ moves both; an ACK only the cursor).
+	// A new group member's read position starts where their cursor does.
+	MarkRead(ctx context.Context, positions []Cursor) error
+	// ReadPositions returns the read position in conv of each user; 0 for
+	// a user who has none.
+	ReadPositions(ctx context.Context, conv string, usernames []string) ([]int64, error)
 	// Inbox lists the user's chats and groups.
 	Inbox(ctx context.Context, username string) (*Inbox, error)
 	// Contacts lists the users who share a one-to-one chat with username.

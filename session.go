@@ -41,7 +41,14 @@ type SessionStore interface {
 	// together with an EUNAUTHORIZED error so that its sockets can be
 	// closed. An unknown token, or one of a revoked or expired session, is
 	// EUNAUTHORIZED with a nil session.
-	RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*Session, error)
+	//
+	// One exception makes a lost answer harmless: the token rotated out
+	// last, presented again less than grace after its rotation, rotates
+	// once more. The token its first rotation issued is retired (the client
+	// that asked never received it, as when a page reloads while its
+	// refresh is in flight), and a retired token that comes back is taken
+	// as stolen. A grace of 0 allows no such retry.
+	RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time, grace time.Duration) (*Session, error)
 	// RevokeSession ends a session; revoking an ended one is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// RevokeUserSessions ends every active session of a user and returns

@@ -103,6 +103,8 @@ type MessageLog interface {
 	History(ctx context.Context, conv string, page Page) ([]Message, bool, error)
 	Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]Message, error)
 	Ack(ctx context.Context, cursors []Cursor) error
+	MarkRead(ctx context.Context, positions []Cursor) error
+	ReadPositions(ctx context.Context, conv string, usernames []string) ([]int64, error)
 	Contacts(ctx context.Context, username string) ([]string, error)
 	LastSeq(ctx context.Context, conv string) (int64, error)
 	// Inbox lists username's one-to-one chats (WithLastSeen left zero) and
@@ -193,6 +195,14 @@ func (s *split) Undelivered(ctx context.Context, username, conv string, after in
 
 func (s *split) Ack(ctx context.Context, cursors []Cursor) error { return s.log.Ack(ctx, cursors) }
 
+func (s *split) MarkRead(ctx context.Context, positions []Cursor) error {
+	return s.log.MarkRead(ctx, positions)
+}
+
+func (s *split) ReadPositions(ctx context.Context, conv string, usernames []string) ([]int64, error) {
+	return s.log.ReadPositions(ctx, conv, usernames)
+}
+
 func (s *split) Contacts(ctx context.Context, username string) ([]string, error) {
 	return s.log.Contacts(ctx, username)
 }
@@ -266,7 +276,11 @@ func (s *split) startCursor(ctx context.Context, id, username string, last int64
 	if last == 0 {
 		return nil
 	}
-	return s.log.Ack(ctx, []Cursor{{Username: username, Conv: id, Seq: last}})
+	start := []Cursor{{Username: username, Conv: id, Seq: last}}
+	if err := s.log.Ack(ctx, start); err != nil {
+		return err
+	}
+	return s.log.MarkRead(ctx, start)
 }
 
 // Stats adds the log's counts to the account store's.

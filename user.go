@@ -70,6 +70,10 @@ type UserStore interface {
 	User(ctx context.Context, username string) (*User, error)
 	// Users lists users in username order, starting after the given name.
 	Users(ctx context.Context, after string, limit int) ([]*User, error)
+	// FindUsers lists up to limit usernames that start with prefix
+	// (compared case-sensitively, as usernames are), ascending; disabled
+	// and deleted accounts are left out.
+	FindUsers(ctx context.Context, prefix string, limit int) ([]string, error)
 	// SetLastSeen records, for each user, when their last connection
 	// closed; unknown users are ignored.
 	SetLastSeen(ctx context.Context, seen map[string]time.Time) error

@@ -31,6 +31,10 @@ type Config struct {
 	// RefreshTTL is how long a session lives without a refresh (default 30
 	// days); each refresh extends it.
 	RefreshTTL time.Duration
+	// RefreshGrace is how long a rotated-out refresh token may retry its
+	// rotation when the answer was lost (a page reloaded while refreshing);
+	// 0 allows no retry, and any reuse ends the session.
+	RefreshGrace time.Duration
 	// BcryptCost is the cost of password hashes (default 10).
 	BcryptCost int
 	// OnRevoke, when set, is called when a session ends (logout, or a
@@ -159,14 +163,16 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Tokens
 
 // Refresh rotates a refresh token: the new pair belongs to the same
 // session and the old refresh token stops working. Presenting an old one
-// again ends the session.
+// again ends the session, except that the token rotated out last may ask
+// again within the grace: it gets a new pair, and the pair its first
+// refresh returned stops working.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
 	if refreshToken == "" {
 		return nil, parley.Errorf(parley.EINVALID, "refreshToken is required")
 	}
 	now := s.cfg.Now()
 	next := randomID(32)
-	sess, err := s.store.RotateRefresh(ctx, hashToken(refreshToken), hashToken(next), now, now.Add(s.cfg.RefreshTTL))
+	sess, err := s.store.RotateRefresh(ctx, hashToken(refreshToken), hashToken(next), now, now.Add(s.cfg.RefreshTTL), s.cfg.RefreshGrace)
 	if err != nil {
 		if sess != nil {
 			s.revoked(sess.Username, sess.ID)

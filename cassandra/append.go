@@ -22,6 +22,10 @@ const (
 // slow to take its message within half the lease of its claim.
 var errLeaseOver = errors.New("the message was not written within half its claim's lease")
 
+// errNoTimeline fails the entries this store does not keep yet: edits,
+// deletions, reactions and replies.
+var errNoTimeline = parley.Errorf(parley.EINVALID, "edits, deletions, reactions and replies are not available on the Cassandra message store yet")
+
 // msgKey is an idempotency key.
 type msgKey struct{ sender, clientID string }
 
@@ -44,7 +48,13 @@ type item struct {
 	// unknown is set when a conditional batch with the item timed out and
 	// no read could tell whether it was stored: its claim is kept.
 	unknown bool
+	// pending is set while the item's key is claimed by another writer
+	// still storing its message.
+	pending bool
 }
+
+// curKey names a sender's cursor in a conversation.
+type curKey struct{ user, conv string }
 
 // head is where a conversation's newest message lies.
 type head struct{ bucket, last int64 }
@@ -59,7 +69,10 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 		return nil
 	}
 	for _, a := range batch {
-		a.Message, a.Duplicate, a.Err = parley.Message{}, false, nil
+		a.Message, a.Duplicate, a.NoOp, a.Err = parley.Message{}, false, false, nil
+		if a.Invalid == nil && (a.Kind != parley.KindMessage || a.ReplyTo != 0) {
+			a.Invalid = errNoTimeline
+		}
 	}
 
 	// The first item of each key is the one stored; later ones in the
@@ -82,7 +95,6 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 
 	// Heads and senders' cursors of the conversations with valid items.
 	heads := make(map[string]*head)
-	type curKey struct{ user, conv string }
 	cursors := make(map[curKey]int64)
 	var convs []string
 	var curKeys []curKey
@@ -140,9 +152,58 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 		return err
 	}
 
-	// Claims: a key seen before answers with the original message.
-	var claimed []*item
-	err = db.each(len(items), func(i int) error {
+	// Claims: a key seen before answers with the original message. A key
+	// another writer is still storing is not waited for yet: each writer
+	// first stores what it claimed, then waits for the rest, so that two
+	// writers holding each other's keys never wait on each other.
+	if claimed, err := db.claimAll(ctx, items, heads, false); err != nil {
+		db.release(ctx, claimed)
+		return err
+	}
+	db.store(ctx, convs, heads, items)
+	db.afterAppend(ctx, items, cursors)
+	var pending []*item
+	for _, it := range items {
+		if it.pending {
+			pending = append(pending, it)
+		}
+	}
+	if len(pending) > 0 {
+		claimed, err := db.claimAll(ctx, pending, heads, true)
+		if err != nil {
+			// The rest of the batch is stored: only these fail.
+			db.release(ctx, claimed)
+			for _, it := range pending {
+				if !it.a.Duplicate {
+					it.a.Err, it.a.Recipients = err, nil
+				}
+				it.pending, it.claimed = false, time.Time{}
+			}
+		} else {
+			db.store(ctx, convs, heads, pending)
+			db.afterAppend(ctx, pending, cursors)
+		}
+	}
+
+	// Later items of a key repeat the first.
+	for _, a := range repeats {
+		f := first[msgKey{a.From, a.ClientID}].a
+		switch {
+		case f.Err == nil:
+			a.Message, a.Duplicate, a.Recipients = f.Message, true, nil
+		case a.Invalid != nil:
+			a.Err, a.Recipients = a.Invalid, nil
+		default:
+			a.Err, a.Recipients = f.Err, nil
+		}
+	}
+	return nil
+}
+
+// claimAll claims the keys of items (see claim), and returns the items it
+// claimed, to be released if it fails.
+func (db *DB) claimAll(ctx context.Context, items []*item, heads map[string]*head, wait bool) ([]*item, error) {
+	err := db.each(len(items), func(i int) error {
 		it := items[i]
 		if it.a.ClientID == "" {
 			return nil
@@ -151,23 +212,25 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 		if h := heads[it.a.Conv]; h != nil {
 			base = h.last
 		}
-		return db.claim(ctx, it, base)
+		return db.claim(ctx, it, base, wait)
 	})
+	var claimed []*item
 	for _, it := range items {
 		if !it.claimed.IsZero() {
 			claimed = append(claimed, it)
 		}
 	}
-	if err != nil {
-		db.release(ctx, claimed)
-		return err
-	}
+	return claimed, err
+}
 
-	// The messages, one run of conditional batches per conversation.
+// store writes the messages of items that are neither repeats nor
+// invalid nor pending, one run of conditional batches per conversation.
+func (db *DB) store(ctx context.Context, convs []string, heads map[string]*head, items []*item) {
 	byConv := make(map[string][]*item)
 	for _, it := range items {
 		a := it.a
 		switch {
+		case it.pending:
 		case a.Duplicate:
 			a.Recipients = nil
 		case a.Invalid != nil:
@@ -182,30 +245,15 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 		}
 		return nil
 	})
-
-	// Later items of a key repeat the first.
-	for _, a := range repeats {
-		f := first[msgKey{a.From, a.ClientID}].a
-		switch {
-		case f.Err == nil:
-			a.Message, a.Duplicate, a.Recipients = f.Message, true, nil
-		case a.Invalid != nil:
-			a.Err, a.Recipients = a.Invalid, nil
-		default:
-			a.Err, a.Recipients = f.Err, nil
-		}
-	}
-
-	db.afterAppend(ctx, items, func(user, conv string) int64 { return cursors[curKey{user, conv}] })
-	return nil
 }
 
 // afterAppend writes what follows stored messages: the seqs into their
 // claims, the conversations' last-seq hints, and the senders' cursors that
 // stood right behind their own messages. Each write is an idempotent
 // upsert; a failure is logged and leaves something a later read repairs
-// (doc.go).
-func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, conv string) int64) {
+// (doc.go). Items still pending are left for a later call; cursors holds
+// the senders' cursors and is moved along.
+func (db *DB) afterAppend(ctx context.Context, items []*item, cursors map[curKey]int64) {
 	type write struct {
 		stmt string
 		args []any
@@ -213,13 +261,15 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 	var writes []write
 	last := map[string]int64{}
 	var order []string
-	type curKey struct{ user, conv string }
 	cur := map[curKey]int64{}
 	moved := map[curKey]bool{}
 	var curOrder []curKey
 	var failed []*item
 	for _, it := range items {
 		a := it.a
+		if it.pending {
+			continue
+		}
 		if a.Err != nil || a.Duplicate || a.Invalid != nil {
 			if a.Err != nil && !it.claimed.IsZero() && it.seq == 0 && !it.unknown {
 				failed = append(failed, it)
@@ -237,7 +287,7 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 		k := curKey{a.From, m.Conv}
 		c, ok := cur[k]
 		if !ok {
-			c = cursor(a.From, m.Conv)
+			c = cursors[k]
 			curOrder = append(curOrder, k)
 		}
 		if c == m.Seq-1 {
@@ -253,6 +303,7 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 	for _, k := range curOrder {
 		if moved[k] {
 			moves = append(moves, k)
+			cursors[k] = cur[k]
 		}
 	}
 	err := db.each(len(writes)+len(moves), func(i int) error {
@@ -270,10 +321,12 @@ func (db *DB) afterAppend(ctx context.Context, items []*item, cursor func(user, 
 
 // claim claims the key of it for it.a.ID, or finds the message stored under
 // it (it.a.Duplicate) or, for an invalid item, finds nothing (it.a.Err).
-// An earlier claim whose message is still being written is waited for; one
-// whose lease ran out with no message stored is taken over.
-func (db *DB) claim(ctx context.Context, it *item, base int64) error {
+// An earlier claim whose message is still being written is waited for
+// when wait is set, and leaves the item pending when it is not; one whose
+// lease ran out with no message stored is taken over.
+func (db *DB) claim(ctx context.Context, it *item, base int64, wait bool) error {
 	a := it.a
+	it.pending = false
 	// first is when this call first tried to claim the key: the start of
 	// its lease whichever try was applied. A try that timed out may have
 	// been applied; the next try then finds a claim with a.ID in it.
@@ -346,6 +399,9 @@ func (db *DB) claim(ctx context.Context, it *item, base int64) error {
 				it.claimed = start
 				return nil
 			}
+		case !wait:
+			it.pending = true
+			return nil
 		default:
 			// The original is being written: wait for it.
 			select {

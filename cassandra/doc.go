@@ -69,7 +69,11 @@
 //
 //   - with a seq: reads that message and returns it, Duplicate set;
 //   - without one, while the claim is younger than Config.Lease (10 s): the
-//     original is being written; the repeat waits and asks again;
+//     original is being written; the repeat waits and asks again, but only
+//     once its own batch's other messages are stored and their seqs
+//     recorded. Two nodes whose batches hold the same keys in different
+//     orders each win some of the claims; were each to wait before writing,
+//     each would wait for the other until the lease ran out;
 //   - without one, once the lease is over: reads the conversation's head at
 //     LOCAL_SERIAL and scans its messages after base for the claimed id.
 //     Found: the writer died after storing the message and before recording

@@ -213,8 +213,14 @@ func (db *DB) LastSeq(ctx context.Context, conv string) (int64, error) {
 
 // cursor reads username's cursor in conv: the newest of its rows.
 func (db *DB) cursor(ctx context.Context, username, conv string) (int64, error) {
+	return db.position(ctx, "cursors", username, conv)
+}
+
+// position reads username's position in conv from table (cursors or
+// read_positions): the newest of its rows.
+func (db *DB) position(ctx context.Context, table, username, conv string) (int64, error) {
 	var seq int64
-	err := db.s.Query(`SELECT seq FROM cursors WHERE username = ? AND conv = ? LIMIT 1`, username, conv).Idempotent(true).ScanContext(ctx, &seq)
+	err := db.s.Query(`SELECT seq FROM `+table+` WHERE username = ? AND conv = ? LIMIT 1`, username, conv).Idempotent(true).ScanContext(ctx, &seq)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return 0, nil
 	}
@@ -228,9 +234,14 @@ func (db *DB) cursor(ctx context.Context, username, conv string) (int64, error) 
 // single-partition batch: the newest row stays the greatest ever written,
 // so concurrent writers never move a cursor back.
 func (db *DB) setCursor(ctx context.Context, username, conv string, seq int64) error {
+	return db.setPosition(ctx, "cursors", username, conv, seq)
+}
+
+// setPosition writes a position to table as setCursor writes a cursor.
+func (db *DB) setPosition(ctx context.Context, table, username, conv string, seq int64) error {
 	b := db.s.Batch(gocql.UnloggedBatch)
-	b.Query(`INSERT INTO cursors (username, conv, seq) VALUES (?, ?, ?)`, username, conv, seq)
-	b.Query(`DELETE FROM cursors WHERE username = ? AND conv = ? AND seq < ?`, username, conv, seq)
+	b.Query(`INSERT INTO `+table+` (username, conv, seq) VALUES (?, ?, ?)`, username, conv, seq)
+	b.Query(`DELETE FROM `+table+` WHERE username = ? AND conv = ? AND seq < ?`, username, conv, seq)
 	if err := idempotent(b).ExecContext(ctx); err != nil {
 		return fail("write cursor", err)
 	}
@@ -239,17 +250,57 @@ func (db *DB) setCursor(ctx context.Context, username, conv string, seq int64) e
 
 // Ack moves cursors forward, each clamped to its conversation's last seq.
 func (db *DB) Ack(ctx context.Context, cursors []parley.Cursor) error {
-	return db.each(len(cursors), func(i int) error {
-		c := cursors[i]
+	return db.advance(ctx, "cursors", cursors)
+}
+
+// MarkRead moves read positions forward as Ack moves cursors.
+func (db *DB) MarkRead(ctx context.Context, positions []parley.Cursor) error {
+	return db.advance(ctx, "read_positions", positions)
+}
+
+func (db *DB) advance(ctx context.Context, table string, positions []parley.Cursor) error {
+	return db.each(len(positions), func(i int) error {
+		c := positions[i]
 		last, err := db.LastSeq(ctx, c.Conv)
 		if err != nil {
 			return err
 		}
 		if seq := min(c.Seq, last); seq > 0 {
-			return db.setCursor(ctx, c.Username, c.Conv, seq)
+			return db.setPosition(ctx, table, c.Username, c.Conv, seq)
 		}
 		return nil
 	})
+}
+
+// ReadPositions returns the read position in conv of each user.
+func (db *DB) ReadPositions(ctx context.Context, conv string, usernames []string) ([]int64, error) {
+	out := make([]int64, len(usernames))
+	err := db.each(len(usernames), func(i int) error {
+		var err error
+		out[i], err = db.position(ctx, "read_positions", usernames[i], conv)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// newestRows reads username's positions in table, by conversation.
+func (db *DB) newestRows(ctx context.Context, table, username string) (map[string]int64, error) {
+	out := map[string]int64{}
+	iter := db.s.Query(`SELECT conv, seq FROM `+table+` WHERE username = ?`, username).Idempotent(true).IterContext(ctx)
+	var conv string
+	var seq int64
+	for iter.Scan(&conv, &seq) {
+		if _, ok := out[conv]; !ok { // rows are newest first
+			out[conv] = seq
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fail("read "+table, err)
+	}
+	return out, nil
 }
 
 // chats lists username's chats: chatId and peer, in chatId order.
@@ -277,23 +328,19 @@ func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
 
 // Inbox lists username's chats and fills in the state of the given groups.
 // Unread counts come from reading the senders of the messages above each
-// cursor.
+// read position (this store holds messages only, none of them deleted).
 func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupSummary) (*parley.Inbox, error) {
 	ids, peers, err := db.chats(ctx, username)
 	if err != nil {
 		return nil, err
 	}
-	cursors := map[string]int64{}
-	iter := db.s.Query(`SELECT conv, seq FROM cursors WHERE username = ?`, username).Idempotent(true).IterContext(ctx)
-	var conv string
-	var seq int64
-	for iter.Scan(&conv, &seq) {
-		if _, ok := cursors[conv]; !ok { // rows are newest first
-			cursors[conv] = seq
-		}
+	cursors, err := db.newestRows(ctx, "cursors", username)
+	if err != nil {
+		return nil, err
 	}
-	if err := iter.Close(); err != nil {
-		return nil, fail("read cursors", err)
+	reads, err := db.newestRows(ctx, "read_positions", username)
+	if err != nil {
+		return nil, err
 	}
 	in := &parley.Inbox{Chats: make([]parley.ChatSummary, len(ids)), Groups: slices.Clone(groups)}
 	var mu sync.Mutex
@@ -308,10 +355,15 @@ func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupS
 		if err != nil {
 			return err
 		}
-		cur := min(cursors[conv], last)
-		var unread int64
-		if last > cur {
-			err = db.scan(ctx, conv, cur, last, true, func(m parley.Message) bool {
+		cur, read := min(cursors[conv], last), min(reads[conv], last)
+		var unread, peerRead int64
+		if i < len(ids) {
+			if peerRead, err = db.position(ctx, "read_positions", peers[i], conv); err != nil {
+				return err
+			}
+		}
+		if last > read {
+			err = db.scan(ctx, conv, read, last, true, func(m parley.Message) bool {
 				if m.From != username {
 					unread++
 				}
@@ -324,10 +376,10 @@ func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupS
 		mu.Lock()
 		defer mu.Unlock()
 		if i < len(ids) {
-			in.Chats[i] = parley.ChatSummary{ChatID: conv, With: peers[i], LastSeq: last, Cursor: cur, Unread: unread}
+			in.Chats[i] = parley.ChatSummary{ChatID: conv, With: peers[i], LastSeq: last, Cursor: cur, ReadSeq: read, PeerReadSeq: peerRead, Unread: unread}
 		} else {
 			g := &in.Groups[i-len(ids)]
-			g.LastSeq, g.Cursor, g.Unread = last, cur, unread
+			g.LastSeq, g.Cursor, g.ReadSeq, g.Unread = last, cur, read, unread
 		}
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -76,6 +77,22 @@ func (c *Client) Logout(ctx context.Context, token string) error {
 // reserved and its messages are kept.
 func (c *Client) DeleteAccount(ctx context.Context, token, password string) error {
 	return c.do(ctx, http.MethodDelete, "/auth/account", token, map[string]string{"password": password}, nil)
+}
+
+// FindUsers lists up to limit usernames that start with prefix (the
+// server's default when limit is 0), for a signed-in user.
+func (c *Client) FindUsers(ctx context.Context, token, prefix string, limit int) ([]string, error) {
+	q := url.Values{"prefix": {prefix}}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Users []string `json:"users"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/users?"+q.Encode(), token, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Users, nil
 }
 
 func (c *Client) post(ctx context.Context, path, token string, body, out any) error {

@@ -48,6 +48,20 @@ type Frame struct {
 
 	// Erased marks a message whose content was erased (Content is "").
 	Erased bool `json:"erased,omitempty"`
+
+	// The conversation timeline (protocol 1.1). Kind is "message", "edit",
+	// "delete" or "reaction" on an entry; Target is the seq an edit,
+	// deletion or reaction acts on (and, on SUCCESS, the message it
+	// acted on).
+	Kind      string     `json:"kind,omitempty"`
+	Target    int64      `json:"target,omitempty"`
+	Emoji     string     `json:"emoji,omitempty"`
+	Removed   bool       `json:"removed,omitempty"`
+	ReplyTo   int64      `json:"replyTo,omitempty"`
+	Edited    bool       `json:"edited,omitempty"`
+	EditedAt  string     `json:"editedAt,omitempty"`
+	Deleted   bool       `json:"deleted,omitempty"`
+	Reactions []Reaction `json:"reactions,omitempty"`
 	// Raw is the frame as received.
 	Raw json.RawMessage `json:"-"`
 }
@@ -60,6 +74,9 @@ type Chat struct {
 	LastSeen *string `json:"lastSeen"`
 	LastSeq  int64   `json:"lastSeq"`
 	Unread   int64   `json:"unread"`
+	// ReadSeq is the user's read position, PeerReadSeq the other's.
+	ReadSeq     int64 `json:"readSeq"`
+	PeerReadSeq int64 `json:"peerReadSeq"`
 }
 
 // Group is one group of INIT_DATA.
@@ -68,12 +85,20 @@ type Group struct {
 	Name    string `json:"name"`
 	LastSeq int64  `json:"lastSeq"`
 	Unread  int64  `json:"unread"`
+	ReadSeq int64  `json:"readSeq"`
+}
+
+// Reaction is one emoji on a message and who put it there.
+type Reaction struct {
+	Emoji string   `json:"emoji"`
+	Users []string `json:"users"`
 }
 
 // Member is one member of GROUP_MEMBERS.
 type Member struct {
 	Username string `json:"username"`
 	Status   string `json:"status"`
+	ReadSeq  int64  `json:"readSeq"`
 }
 
 // CloseError is how a connection ended: the close code the server sent.

@@ -128,6 +128,23 @@ func bearer(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
+// signedIn authenticates a request by its bearer token and names its user
+// in the request log; on failure it has answered 401 and returns false.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
+	token, ok := bearer(r)
+	if !ok {
+		writeError(w, s.Logger, parley.Errorf(parley.EUNAUTHORIZED, "Authorization: Bearer <token> is required"))
+		return auth.Identity{}, false
+	}
+	id, err := s.Auth.Authenticate(r.Context(), token)
+	if err != nil {
+		writeError(w, s.Logger, err)
+		return auth.Identity{}, false
+	}
+	setUser(r, id.Username)
+	return id, true
+}
+
 // upgrade authenticates a WebSocket handshake (Authorization header or
 // authToken query parameter) and hands the socket to the hub.
 func (s *Server) upgrade(kind hub.Kind) http.HandlerFunc {

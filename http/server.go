@@ -47,6 +47,10 @@ type Server struct {
 	Observer Observer
 	// Security holds headers, CORS and limits; nil is the zero Security.
 	Security *Security
+	// Users answers GET /users; UserSearch, when set, limits each user's
+	// searches.
+	Users      UserFinder
+	UserSearch hub.Limiter
 	// BodyTimeout is how long a request body may take to arrive
 	// (default DefaultBodyTimeout); a slower one is a 400.
 	BodyTimeout time.Duration
@@ -64,6 +68,11 @@ func (s *Server) Handler() http.Handler {
 		s.route(mux, "POST "+prefix+"/refresh", s.refresh)
 		s.route(mux, "POST "+prefix+"/logout", s.logout)
 		s.route(mux, "DELETE "+prefix+"/account", s.deleteAccount)
+	}
+	if s.Users != nil {
+		for _, path := range []string{"/users", "/api/users"} {
+			s.route(mux, "GET "+path, s.findUsers)
+		}
 	}
 	s.route(mux, "GET /ws/chat", s.upgrade(hub.Chat))
 	s.route(mux, "GET /ws/presence", s.upgrade(hub.Presence))

@@ -32,56 +32,81 @@ const ackFlushInterval = 100 * time.Millisecond
 func (h *Hub) ack(c parley.Cursor) {
 	h.ackMu.Lock()
 	defer h.ackMu.Unlock()
-	convs := h.acks[c.Username]
+	raise(h.acks, c)
+}
+
+// raise records a position in pending (user -> conv -> seq), keeping the
+// higher of two. The caller holds ackMu.
+func raise(pending map[string]map[string]int64, c parley.Cursor) {
+	convs := pending[c.Username]
 	if convs == nil {
 		convs = make(map[string]int64)
-		h.acks[c.Username] = convs
+		pending[c.Username] = convs
 	}
 	if c.Seq > convs[c.Conv] {
 		convs[c.Conv] = c.Seq
 	}
 }
 
-// takeAcks removes and returns the pending cursors of one user, or of
-// everyone when username is "".
-func (h *Hub) takeAcks(username string) []parley.Cursor {
+// takeAcks removes and returns the pending cursors and read positions of
+// one user, or of everyone when username is "".
+func (h *Hub) takeAcks(username string) (cursors, reads []parley.Cursor) {
 	h.ackMu.Lock()
 	defer h.ackMu.Unlock()
+	return takePending(h.acks, username), takePending(h.reads, username)
+}
+
+// takePending removes and returns the positions of one user (or all) from
+// pending.
+func takePending(pending map[string]map[string]int64, username string) []parley.Cursor {
 	var out []parley.Cursor
 	take := func(user string, convs map[string]int64) {
 		for conv, seq := range convs {
 			out = append(out, parley.Cursor{Username: user, Conv: conv, Seq: seq})
 		}
-		delete(h.acks, user)
+		delete(pending, user)
 	}
 	if username != "" {
-		take(username, h.acks[username])
+		take(username, pending[username])
 		return out
 	}
-	for user, convs := range h.acks {
+	for user, convs := range pending {
 		take(user, convs)
 	}
 	return out
 }
 
-// flushAcks stores the pending cursors of one user (or all, with ""); on
-// failure they are kept for the next flush.
+// flushAcks stores the pending cursors and read positions of one user (or
+// all, with ""); on failure they are kept for the next flush.
 func (h *Hub) flushAcks(username string) error {
 	// One flush at a time, so that a connection's flush of its user's ACKs
 	// also waits for a flush already storing them.
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
-	cursors := h.takeAcks(username)
-	if len(cursors) == 0 {
+	cursors, reads := h.takeAcks(username)
+	if len(cursors) == 0 && len(reads) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := h.store.Ack(ctx, cursors)
-	if err != nil {
-		h.log.Error("storing ACKs failed; will retry", "cursors", len(cursors), "err", err)
-		for _, c := range cursors {
-			h.ack(c)
+	var err error
+	if len(cursors) > 0 {
+		if err = h.store.Ack(ctx, cursors); err != nil {
+			h.log.Error("storing ACKs failed; will retry", "cursors", len(cursors), "err", err)
+			for _, c := range cursors {
+				h.ack(c)
+			}
+		}
+	}
+	if len(reads) > 0 {
+		if rerr := h.store.MarkRead(ctx, reads); rerr != nil {
+			h.log.Error("storing read positions failed; will retry", "positions", len(reads), "err", rerr)
+			h.ackMu.Lock()
+			for _, c := range reads {
+				raise(h.reads, c)
+			}
+			h.ackMu.Unlock()
+			err = rerr
 		}
 	}
 	return err
@@ -300,14 +325,14 @@ func (h *Hub) fanOutMessages(batch []*commit, now time.Time) {
 		w := h.worker(c.origin.user)
 		perWorker[w] = append(perWorker[w], delivery{user: c.origin.user, reply: c, frame: replies[0], more: replies[1:]})
 		for _, a := range c.appends {
-			if a.Err != nil || a.Duplicate {
+			if a.Err != nil || a.Duplicate || a.NoOp {
 				continue
 			}
 			m := &a.Message
 			h.lastSeqs.saw(m.Conv, m.Seq)
-			typ, kind := protocol.TypeOneToOne, "direct"
+			typ, kind := protocol.EntryFrameType(m), "direct"
 			if m.IsGroup() {
-				typ, kind = protocol.TypeGroup, "group"
+				kind = "group"
 			}
 			h.metrics.Stored(kind, 1)
 			frame := protocol.Encode(protocol.Delivery{Type: typ, Message: protocol.FromMessage(m)})

@@ -156,9 +156,13 @@ func (c *Conn) groupMembers(ctx context.Context, f *protocol.Frame) error {
 	}
 	names := usernames(members)
 	statuses := c.hub.statuses(ctx, names)
+	reads, err := c.hub.readPositions(ctx, g.ID, names)
+	if err != nil {
+		return err
+	}
 	out := protocol.Members{Type: protocol.TypeMembers, ID: f.ID, GroupID: g.ID, Name: g.Name, Owner: g.Owner, Members: make([]protocol.MemberStatus, len(names))}
 	for i, n := range names {
-		out.Members[i] = protocol.MemberStatus{Username: n, Status: statuses[i]}
+		out.Members[i] = protocol.MemberStatus{Username: n, Status: statuses[i], ReadSeq: reads[i]}
 	}
 	c.reply(protocol.Encode(out))
 	return nil

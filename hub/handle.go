@@ -47,8 +47,13 @@ func (c *Conn) handle(frames [][]byte) {
 			continue
 		}
 		switch f.Type {
-		case protocol.TypeOneToOne, protocol.TypeGroup:
-			a, err := c.prepareSend(f)
+		case protocol.TypeOneToOne, protocol.TypeGroup, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
+			var a *parley.Append
+			if protocol.IsSend(f.Type) {
+				a, err = c.prepareSend(f)
+			} else {
+				a, err = c.prepareEntry(ctx, f)
+			}
 			if err != nil {
 				flush()
 				c.replyError(f.ID, err)
@@ -64,6 +69,16 @@ func (c *Conn) handle(frames [][]byte) {
 				continue
 			}
 			c.hub.ack(cur) // a valid ACK gets no reply
+		case protocol.TypeRead:
+			cur, err := c.prepareRead(ctx, f)
+			if err != nil {
+				flush()
+				c.replyError(f.ID, err)
+				continue
+			}
+			// A READ is also an ACK of the same seq; it gets no reply.
+			c.hub.ack(cur)
+			c.hub.markRead(cur, c.id)
 		default:
 			flush()
 			if stop := c.handleRequest(ctx, f); stop {
@@ -74,8 +89,13 @@ func (c *Conn) handle(frames [][]byte) {
 	flush()
 }
 
+// successFrame answers a stored entry. A reaction that changed nothing
+// (Seq 0) is answered with its target and conversation alone.
 func successFrame(id string, m *parley.Message) []byte {
-	s := protocol.Success{Type: protocol.TypeSuccess, ID: id, MessageID: m.ID, Seq: m.Seq, Timestamp: parley.FormatTime(m.Time)}
+	s := protocol.Success{Type: protocol.TypeSuccess, ID: id, Target: m.Target}
+	if m.Seq > 0 {
+		s.MessageID, s.Seq, s.Timestamp = m.ID, m.Seq, parley.FormatTime(m.Time)
+	}
 	if m.IsGroup() {
 		s.GroupID = m.Conv
 	} else {
@@ -115,11 +135,121 @@ func (c *Conn) prepareSend(f *protocol.Frame) (*parley.Append, error) {
 	if invalid == nil {
 		invalid = parley.ValidateContent(f.Content)
 	}
+	if invalid == nil && f.ReplyTo != nil {
+		if *f.ReplyTo < 1 {
+			invalid = parley.Errorf(parley.EINVALID, "replyTo must be the seq of a message in this conversation")
+		}
+		a.ReplyTo = *f.ReplyTo
+	}
 	if invalid != nil && f.ID == "" {
 		return nil, invalid
 	}
 	a.Invalid = invalid
 	return a, nil
+}
+
+// entryKinds maps the frames that act on a message to their entries.
+var entryKinds = map[string]parley.EntryKind{
+	protocol.TypeEdit:   parley.KindEdit,
+	protocol.TypeDelete: parley.KindDelete,
+	protocol.TypeReact:  parley.KindReaction,
+}
+
+// entryLimits are the rate limits of the frames that act on a message.
+var entryLimits = map[string]struct {
+	of   func(*Limits) Limiter
+	what string
+}{
+	protocol.TypeEdit:   {func(l *Limits) Limiter { return l.Edits }, "edits"},
+	protocol.TypeDelete: {func(l *Limits) Limiter { return l.Deletes }, "deletions"},
+	protocol.TypeReact:  {func(l *Limits) Limiter { return l.Reactions }, "reactions"},
+}
+
+// prepareEntry validates an EDIT_MESSAGE, DELETE_MESSAGE or REACT as far
+// as can be done without the store (the target, the sender's rights and
+// membership are the store's to check, in the transaction that stores
+// the entry); like prepareSend, a failure travels with the Append when
+// the frame has an id. Deleting in a group asks the store whether the
+// sender owns it, as the owner may delete anyone's messages.
+func (c *Conn) prepareEntry(ctx context.Context, f *protocol.Frame) (*parley.Append, error) {
+	if l := entryLimits[f.Type]; !allow(l.of(&c.hub.cfg.Limits), c.user) {
+		return nil, parley.Errorf(parley.ERATELIMITED, "too many %s; slow down", l.what)
+	}
+	a := &parley.Append{
+		ClientID: f.ID,
+		From:     c.user,
+		Kind:     entryKinds[f.Type],
+		ID:       c.hub.newMessageID(),
+		Time:     c.hub.now(),
+	}
+	invalid := f.Invalid
+	if invalid == nil {
+		a.Conv, a.To, invalid = c.entryConv(f)
+	}
+	if invalid == nil {
+		if f.Seq == nil || *f.Seq < 1 {
+			invalid = parley.Errorf(parley.EINVALID, "seq must be the seq of a message (at least 1)")
+		} else {
+			a.Target = *f.Seq
+		}
+	}
+	if invalid == nil {
+		switch a.Kind {
+		case parley.KindEdit:
+			a.Content, invalid = f.Content, parley.ValidateContent(f.Content)
+		case parley.KindReaction:
+			a.Emoji, a.Remove, invalid = f.Emoji, f.Remove, parley.ValidateEmoji(f.Emoji)
+		case parley.KindDelete:
+			if parley.IsGroupID(a.Conv) {
+				g, err := c.hub.store.Group(ctx, a.Conv)
+				switch {
+				case err == nil:
+					a.Moderator = g.Owner == c.user
+				case parley.ErrorCode(err) != parley.ENOTFOUND:
+					return nil, err
+				}
+			}
+		}
+	}
+	if invalid != nil && f.ID == "" {
+		return nil, invalid
+	}
+	a.Invalid = invalid
+	return a, nil
+}
+
+// entryConv resolves the conversation of an entry acting on a message, from
+// its chatId or groupId (or to), without asking the store: the store checks
+// membership and the chat's other participant when it stores the entry.
+func (c *Conn) entryConv(f *protocol.Frame) (conv, to string, err error) {
+	switch {
+	case f.GroupID != "" && (f.ChatID != "" || f.To != ""):
+		return "", "", parley.Errorf(parley.EINVALID, "give a chat or a group, not both")
+	case f.GroupID != "":
+		return f.GroupID, "", checkGroupID(f.GroupID)
+	case f.ChatID != "":
+		a, b, ok := parley.ChatPeers(f.ChatID)
+		if !ok {
+			return "", "", parley.Errorf(parley.EINVALID, "chatId is not a valid chat id")
+		}
+		if a != c.user && b != c.user {
+			return "", "", parley.Errorf(parley.EFORBIDDEN, "you are not a participant of this chat")
+		}
+		if f.To != "" && f.To != parley.ChatPeer(f.ChatID, c.user) {
+			return "", "", parley.Errorf(parley.EFORBIDDEN, "chatId does not match the two participants")
+		}
+		return f.ChatID, parley.ChatPeer(f.ChatID, c.user), nil
+	case f.To != "":
+		if err := parley.ValidateUsername(f.To); err != nil {
+			return "", "", parley.Errorf(parley.EINVALID, "to is not a valid username")
+		}
+		if f.To == c.user {
+			return "", "", parley.Errorf(parley.EINVALID, "there is no conversation with yourself")
+		}
+		return parley.ChatID(c.user, f.To), f.To, nil
+	default:
+		return "", "", parley.Errorf(parley.EINVALID, "chatId or groupId is required")
+	}
 }
 
 // checkDirect validates the addressing of a ONE_TO_ONE_CHAT.
@@ -153,14 +283,26 @@ func checkGroupID(id string) error {
 }
 
 // prepareAck validates an ACK and returns the cursor it sets: in a
-// conversation of the user's that has messages, clamped to its last seq at
-// once (a cursor past it would swallow the messages stored next).
+// conversation of the user's that has entries, clamped to its last seq at
+// once (a cursor past it would swallow the entries stored next).
 func (c *Conn) prepareAck(ctx context.Context, f *protocol.Frame) (parley.Cursor, error) {
+	return c.position(ctx, f, c.hub.cfg.Limits.Acks, "too many ACKs; an ACK covers every entry up to its seq, so send fewer")
+}
+
+// prepareRead validates a READ, which is also an ACK of its seq, and
+// returns the position it sets, clamped as an ACK's.
+func (c *Conn) prepareRead(ctx context.Context, f *protocol.Frame) (parley.Cursor, error) {
+	return c.position(ctx, f, c.hub.cfg.Limits.Reads, "too many READs; a READ covers every entry up to its seq, so send fewer")
+}
+
+// position validates an ACK or a READ (limited by limit, answered with
+// tooMany past it), resolves its conversation and clamps its seq.
+func (c *Conn) position(ctx context.Context, f *protocol.Frame, limit Limiter, tooMany string) (parley.Cursor, error) {
 	if f.Seq == nil || *f.Seq < 0 {
 		return parley.Cursor{}, parley.Errorf(parley.EINVALID, "seq must be an integer of at least 0")
 	}
-	if !allow(c.hub.cfg.Limits.Acks, c.user) {
-		return parley.Cursor{}, parley.Errorf(parley.ERATELIMITED, "too many ACKs; an ACK covers every message up to its seq, so send fewer")
+	if !allow(limit, c.user) {
+		return parley.Cursor{}, parley.Errorf(parley.ERATELIMITED, "%s", tooMany)
 	}
 	var conv string
 	var err error

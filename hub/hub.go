@@ -77,6 +77,9 @@ type Limits struct {
 	History  Limiter // GET_*_HISTORY
 	Groups   Limiter // CREATE_GROUP
 	Acks     Limiter // ACK
+	// Edits, Deletes, Reactions and Reads limit EDIT_MESSAGE,
+	// DELETE_MESSAGE, REACT and READ.
+	Edits, Deletes, Reactions, Reads Limiter
 	// Typing limits TYPING per sender, and TypingPair per sender and
 	// conversation (key "sender\x00conv"); TYPING past either is dropped
 	// without a reply.
@@ -128,7 +131,10 @@ type Hub struct {
 	flushMu sync.Mutex // held while ACKs are being stored
 	ackMu   sync.Mutex
 	acks    map[string]map[string]int64 // user -> conv -> acknowledged seq, not yet stored
-	seen    map[string]time.Time        // user -> last seen, not yet stored
+	reads   map[string]map[string]int64 // user -> conv -> read position, not yet stored
+	// receipts are the read receipts waiting for their turn (sendReceipts).
+	receipts map[readKey]*receipt
+	seen     map[string]time.Time // user -> last seen, not yet stored
 	// Last-seen times stored lately, in two generations (seenStoredFor).
 	seenStored, seenStoredOld map[string]time.Time
 	seenGenAt                 time.Time
@@ -212,6 +218,8 @@ func New(cfg Config) (*Hub, error) {
 		stored:     make(chan storedBatch, 64),
 		work:       make(chan func()),
 		acks:       make(map[string]map[string]int64),
+		reads:      make(map[string]map[string]int64),
+		receipts:   make(map[readKey]*receipt),
 		seen:       make(map[string]time.Time),
 		seenStored: make(map[string]time.Time),
 	}
@@ -233,8 +241,10 @@ func New(cfg Config) (*Hub, error) {
 // at once; Shutdown stops them.
 func (h *Hub) Run() {
 	h.runOnce.Do(func() {
-		h.wg.Add(4 + len(h.fanout))
+		h.wg.Add(5 + len(h.fanout))
 		go h.sessionLoop()
+		// Read receipts that are due go out every tenth of a second.
+		go h.every(ackFlushInterval, h.sendReceipts)
 		go h.commitLoop()
 		go h.dispatchLoop()
 		go h.pingLoop()

@@ -62,6 +62,9 @@ func chatInfos(h *Hub, chats []parley.ChatSummary, statuses []string, now time.T
 			LastSeen: lastSeen(statuses[i], h.seenOf(ch.With, ch.WithLastSeen), now),
 			LastSeq:  ch.LastSeq,
 			Unread:   ch.Unread,
+
+			ReadSeq:     ch.ReadSeq,
+			PeerReadSeq: ch.PeerReadSeq,
 		}
 	}
 	return out
@@ -70,7 +73,7 @@ func chatInfos(h *Hub, chats []parley.ChatSummary, statuses []string, now time.T
 func groupInfos(groups []parley.GroupSummary) []protocol.GroupInfo {
 	out := make([]protocol.GroupInfo, len(groups))
 	for i, g := range groups {
-		out[i] = protocol.GroupInfo{GroupID: g.GroupID, Name: g.Name, LastSeq: g.LastSeq, Unread: g.Unread}
+		out[i] = protocol.GroupInfo{GroupID: g.GroupID, Name: g.Name, LastSeq: g.LastSeq, Unread: g.Unread, ReadSeq: g.ReadSeq}
 	}
 	return out
 }
@@ -87,8 +90,8 @@ func (h *Hub) inbox(ctx context.Context, user string) (*parley.Inbox, error) {
 	return in, nil
 }
 
-// sendOffline sends every message above the user's cursors (the oldest
-// MaxOfflinePerConv per conversation) as an offline message, then INFO
+// sendOffline sends every entry above the user's cursors (the oldest
+// MaxOfflinePerConv per conversation) as an offline frame, then INFO
 // offline_delivered. It returns, per conversation, the highest seq it
 // accounts for: everything up to the conversation's last seq at the time
 // of the inbox, and any later message the offline query returned.
@@ -100,9 +103,11 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox, opening bool) 
 	h := c.hub
 	covered := make(map[string]int64, len(in.Chats)+len(in.Groups))
 	count := 0
-	offline := func(conv string, cursor, last int64, unread int64) error {
+	offline := func(conv string, cursor, last int64) error {
 		covered[conv] = last
-		if unread == 0 {
+		// The cursor follows a user's own entries, so one below the last
+		// seq has someone else's above it.
+		if cursor >= last {
 			return nil
 		}
 		msgs, err := h.store.Undelivered(ctx, c.user, conv, cursor, parley.MaxOfflinePerConv)
@@ -111,11 +116,7 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox, opening bool) 
 		}
 		for i := range msgs {
 			m := &msgs[i]
-			typ := protocol.TypeOneToOne
-			if m.IsGroup() {
-				typ = protocol.TypeGroup
-			}
-			if err := c.writePaced(ctx, protocol.Encode(protocol.Delivery{Type: typ, Message: protocol.FromMessage(m), Offline: true})); err != nil {
+			if err := c.writePaced(ctx, protocol.Encode(protocol.Delivery{Type: protocol.EntryFrameType(m), Message: protocol.FromMessage(m), Offline: true})); err != nil {
 				return err
 			}
 			if opening {
@@ -129,12 +130,12 @@ func (c *Conn) sendOffline(ctx context.Context, in *parley.Inbox, opening bool) 
 		return nil
 	}
 	for _, ch := range in.Chats {
-		if err := offline(ch.ChatID, ch.Cursor, ch.LastSeq, ch.Unread); err != nil {
+		if err := offline(ch.ChatID, ch.Cursor, ch.LastSeq); err != nil {
 			return nil, err
 		}
 	}
 	for _, g := range in.Groups {
-		if err := offline(g.GroupID, g.Cursor, g.LastSeq, g.Unread); err != nil {
+		if err := offline(g.GroupID, g.Cursor, g.LastSeq); err != nil {
 			return nil, err
 		}
 	}

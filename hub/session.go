@@ -23,9 +23,13 @@ func (h *Hub) EndSession(username, sessionID string) {
 // sessionLoop closes, every SessionCheck, the connections whose session
 // has ended without this node being told: revoked by another process
 // (parleyd users disable), or while the bus between nodes was down.
-func (h *Hub) sessionLoop() {
+func (h *Hub) sessionLoop() { h.every(h.cfg.SessionCheck, h.CheckSessions) }
+
+// every runs fn each interval until the hub stops; it is one of the hub's
+// goroutines (h.wg).
+func (h *Hub) every(interval time.Duration, fn func()) {
 	defer h.wg.Done()
-	t := time.NewTicker(h.cfg.SessionCheck)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -33,7 +37,7 @@ func (h *Hub) sessionLoop() {
 			return
 		case <-t.C:
 		}
-		h.CheckSessions()
+		fn()
 	}
 }
 

@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -128,4 +129,66 @@ func (l *Log) eraseIn(b *sortedBatch, conv, username string) (int64, error) {
 		n++
 	}
 	return n, it.Error()
+}
+
+// purge has the conversations' files rewritten without the content a
+// deletion just erased. Pebble writes an overwritten record's old version
+// to the write-ahead log and keeps it in the tables until a compaction
+// drops it; so, in the background, the memtable is flushed (the log that
+// held the content is then obsolete) and the conversations' key ranges
+// compacted. Deletions arriving meanwhile join the next round. Close
+// waits for a round under way.
+func (l *Log) purge(convs []string) {
+	l.purgeMu.Lock()
+	defer l.purgeMu.Unlock()
+	if l.purgeSet == nil {
+		l.purgeSet = make(map[string]bool)
+	}
+	for _, c := range convs {
+		l.purgeSet[c] = true
+	}
+	if !l.purging {
+		l.purging = true
+		l.purgeWG.Add(1)
+		go l.purgeLoop()
+	}
+}
+
+func (l *Log) purgeLoop() {
+	defer l.purgeWG.Done()
+	for {
+		l.purgeMu.Lock()
+		convs := make([]string, 0, len(l.purgeSet))
+		for c := range l.purgeSet {
+			convs = append(convs, c)
+		}
+		clear(l.purgeSet)
+		if len(convs) == 0 {
+			l.purging = false
+			l.purgeMu.Unlock()
+			return
+		}
+		l.purgeMu.Unlock()
+		if err := l.compactConvs(convs); err != nil && !errors.Is(err, errClosed) {
+			l.logger.Warn("purging deleted content from the message log's files failed", "conversations", len(convs), "err", err)
+		}
+	}
+}
+
+func (l *Log) compactConvs(convs []string) error {
+	if err := l.use(); err != nil {
+		return err
+	}
+	defer l.done()
+	if err := l.db.Flush(); err != nil {
+		return err
+	}
+	slices.Sort(convs)
+	for _, conv := range convs {
+		p := convPrefix(conv)
+		if err := l.db.Compact(context.Background(), p, prefixEnd(p), false); err != nil {
+			return err
+		}
+	}
+	return nil
 }

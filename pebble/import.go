@@ -68,12 +68,18 @@ func (l *Log) ImportMessages(ctx context.Context, msgs []parley.StoredMessage) e
 	return err
 }
 
-// FinishImport moves the imported cursors forward (as Ack does: an import
-// that is run again changes nothing) and marks the import done.
+// FinishImport moves the imported cursors, and the read positions with
+// them, forward (as Ack does: an import that is run again changes
+// nothing) and marks the import done.
 func (l *Log) FinishImport(ctx context.Context, cursors []parley.Cursor) error {
 	for i := 0; i < len(cursors); i += 10000 {
+		// What was delivered before the timeline counts as read: the read
+		// positions start at the cursors.
 		if err := l.Ack(ctx, cursors[i:min(i+10000, len(cursors))]); err != nil {
 			return fmt.Errorf("pebble: import cursors: %w", err)
+		}
+		if err := l.MarkRead(ctx, cursors[i:min(i+10000, len(cursors))]); err != nil {
+			return fmt.Errorf("pebble: import read positions: %w", err)
 		}
 	}
 	l.wmu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,13 @@ type Log struct {
 	// by Close, so that nothing reads a closed database. Lock order: wmu,
 	// then rmu.
 	rmu sync.RWMutex
+
+	// purgeMu guards the conversations waiting for their deleted content
+	// to be purged from the files (purge), and whether a purge runs.
+	purgeMu  sync.Mutex
+	purgeSet map[string]bool
+	purging  bool
+	purgeWG  sync.WaitGroup
 
 	stalls     atomic.Int64
 	stallNanos atomic.Int64
@@ -118,12 +126,37 @@ func Open(dir string, opt Options) (*Log, error) {
 		c, _ := decodeInt(v[8:])
 		l.messages, l.chats = m, c
 	}
+	if err := l.seedReads(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
 	return l, nil
+}
+
+// seedReads runs once on a log written before read positions existed:
+// what was delivered then counts as read, so each cursor becomes a read
+// position, and unread counts (counted from read positions) do not jump.
+// A marker records that it ran.
+func (l *Log) seedReads() error {
+	if v, err := l.get(readsKey); err != nil || v != nil {
+		return err
+	}
+	b := &sortedBatch{}
+	err := l.scanPrefix([]byte{kindCursor}, func(rest, v []byte) error {
+		b.Set(append([]byte{kindRead}, rest...), slices.Clone(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.Set(readsKey, []byte{1})
+	return b.commit(l.db)
 }
 
 // Close flushes nothing more (every write was synced) and closes the
 // database.
 func (l *Log) Close() error {
+	l.purgeWG.Wait()
 	if l.closed.Swap(true) {
 		return nil
 	}

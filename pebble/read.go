@@ -61,8 +61,8 @@ func appendMessage(msgs []parley.Message, conv string, it *pdb.Iterator) ([]parl
 	return append(msgs, r.message(conv, seqOf(it.Key()))), nil
 }
 
-// Undelivered returns up to limit messages of conv above after that
-// username did not send.
+// Undelivered returns up to limit entries of conv above after that
+// username did not make, messages with their current state.
 func (l *Log) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
 	if err := l.use(); err != nil {
 		return nil, err
@@ -133,7 +133,10 @@ func (l *Log) Inbox(ctx context.Context, username string, groups []parley.GroupS
 	in := &parley.Inbox{Chats: make([]parley.ChatSummary, 0, len(peers)), Groups: make([]parley.GroupSummary, 0, len(groups))}
 	for _, peer := range peers {
 		s := parley.ChatSummary{ChatID: parley.ChatID(username, peer), With: peer}
-		if s.LastSeq, s.Cursor, s.Unread, err = l.state(username, s.ChatID); err != nil {
+		if s.LastSeq, s.Cursor, s.ReadSeq, s.Unread, err = l.state(username, s.ChatID); err != nil {
+			return nil, fmt.Errorf("pebble: inbox: %w", err)
+		}
+		if s.PeerReadSeq, err = l.getInt(readPosKey(peer, s.ChatID)); err != nil {
 			return nil, fmt.Errorf("pebble: inbox: %w", err)
 		}
 		in.Chats = append(in.Chats, s)
@@ -141,7 +144,7 @@ func (l *Log) Inbox(ctx context.Context, username string, groups []parley.GroupS
 	// Chats come in chatId order, as the other stores list them.
 	sortChats(in.Chats)
 	for _, g := range groups {
-		if g.LastSeq, g.Cursor, g.Unread, err = l.state(username, g.GroupID); err != nil {
+		if g.LastSeq, g.Cursor, g.ReadSeq, g.Unread, err = l.state(username, g.GroupID); err != nil {
 			return nil, fmt.Errorf("pebble: inbox: %w", err)
 		}
 		in.Groups = append(in.Groups, g)
@@ -149,16 +152,20 @@ func (l *Log) Inbox(ctx context.Context, username string, groups []parley.GroupS
 	return in, nil
 }
 
-// state reads a conversation's last seq, username's cursor and how many
-// messages above it others sent.
-func (l *Log) state(username, conv string) (last, cursor, unread int64, err error) {
+// state reads a conversation's last seq, username's cursor and read
+// position, and how many messages above the read position others sent and
+// did not delete.
+func (l *Log) state(username, conv string) (last, cursor, read, unread int64, err error) {
 	if last, err = l.getInt(lastKey(conv)); err != nil {
 		return
 	}
-	if cursor, err = l.getInt(cursorKey(username, conv)); err != nil || last <= cursor {
+	if cursor, err = l.getInt(cursorKey(username, conv)); err != nil {
 		return
 	}
-	it, err := l.db.NewIter(&pdb.IterOptions{LowerBound: msgKey(conv, cursor+1), UpperBound: msgKey(conv, last+1)})
+	if read, err = l.getInt(readPosKey(username, conv)); err != nil || last <= read {
+		return
+	}
+	it, err := l.db.NewIter(&pdb.IterOptions{LowerBound: msgKey(conv, read+1), UpperBound: msgKey(conv, last+1)})
 	if err != nil {
 		return
 	}
@@ -166,17 +173,17 @@ func (l *Log) state(username, conv string) (last, cursor, unread int64, err erro
 	for ok := it.First(); ok; ok = it.Next() {
 		v, verr := it.ValueAndErr()
 		if verr != nil {
-			return 0, 0, 0, verr
+			return 0, 0, 0, 0, verr
 		}
-		from, derr := senderOf(v)
+		is, derr := unreadBy(v, username)
 		if derr != nil {
-			return 0, 0, 0, derr
+			return 0, 0, 0, 0, derr
 		}
-		if from != username {
+		if is {
 			unread++
 		}
 	}
-	return last, cursor, unread, it.Error()
+	return last, cursor, read, unread, it.Error()
 }
 
 func sortChats(chats []parley.ChatSummary) {

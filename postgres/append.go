@@ -73,6 +73,22 @@ func retryable(err error) bool {
 // msgKey is an idempotency key.
 type msgKey struct{ sender, clientID string }
 
+// convSeq names an entry.
+type convSeq struct {
+	conv string
+	seq  int64
+}
+
+// row is an entry as the batch leaves it: a new one, or a stored message
+// an entry of the batch acts on (stored set; dirty once changed).
+type row struct {
+	m         parley.Message
+	deletedBy int64
+	deletion  *parley.Message // the entry that deleted it, when stored before
+	stored    bool
+	dirty     bool
+}
+
 // appender stores one batch in one transaction.
 type appender struct {
 	db    *DB
@@ -86,14 +102,21 @@ type appender struct {
 	members   map[string][]string       // groups that exist, and their members, earliest first
 	originals map[msgKey]parley.Message // messages stored earlier under the batch's keys
 
+	// targets are the messages stored before the batch that its entries
+	// act on (or reply to), read after their conversations were locked.
+	targets map[convSeq]*row
+
 	// What the batch adds.
 	last   map[string]int64           // last seq of each locked conversation
 	stored map[msgKey]*parley.Message // new messages by key
-	msgs   struct {
-		conv, id, sender, content []string
-		seq                       []int64
-	}
-	keys struct {
+	rows   []*row                     // new entries, in batch order
+	// state is every message the batch may act on, as it leaves it: the
+	// targets, and the new rows.
+	state map[convSeq]*row
+	// eraseEdits are the stored messages deleted by the batch, whose
+	// stored edits lose their content.
+	eraseEdits []convSeq
+	keys       struct {
 		sender, clientID, conv []string
 		seq                    []int64
 	}
@@ -106,6 +129,7 @@ func (ap *appender) run(ctx context.Context) error {
 	ap.moved = make(map[[2]string]bool)
 	ap.members = make(map[string][]string)
 	ap.originals = make(map[msgKey]parley.Message)
+	ap.targets = make(map[convSeq]*row)
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
 	ap.queueReads(b)
@@ -119,6 +143,7 @@ func (ap *appender) run(ctx context.Context) error {
 
 	ap.last = maps.Clone(ap.locked)
 	ap.stored = make(map[msgKey]*parley.Message)
+	ap.state = maps.Clone(ap.targets)
 	for _, a := range ap.batch {
 		if err := ap.add(a); err != nil {
 			return err
@@ -140,6 +165,8 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 	var ask, chatConvs, chatPeers, groups, convs []string
 	var keys []msgKey
 	var curUsers, curConvs []string
+	var targetConvs []string
+	var targetSeqs []int64
 	seenCursor := map[[2]string]bool{}
 	seenConv, seenUser := map[string]bool{}, map[string]bool{}
 	seenChat, seenKey := map[[2]string]bool{}, map[msgKey]bool{}
@@ -172,6 +199,9 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 		if c := [2]string{a.From, a.Conv}; !seenCursor[c] {
 			seenCursor[c] = true
 			curUsers, curConvs = append(curUsers, a.From), append(curConvs, a.Conv)
+		}
+		if seq := targetOf(a); seq > 0 {
+			targetConvs, targetSeqs = append(targetConvs, a.Conv), append(targetSeqs, seq)
 		}
 	}
 
@@ -237,6 +267,33 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 			return err
 		})
 	}
+	if len(targetConvs) > 0 {
+		// After the conversations' locks: no other batch changes them
+		// until this one commits.
+		b.Queue(`SELECT m.conv, `+prefixed("m", msgCols)+`, d.id, d.sender, d.created_at
+			FROM unnest($1::text[], $2::bigint[]) AS x (conv, seq)
+			JOIN messages m ON m.conv = x.conv AND m.seq = x.seq
+			LEFT JOIN messages d ON m.deleted_by > 0 AND d.conv = m.conv AND d.seq = m.deleted_by`, targetConvs, targetSeqs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				r := &row{stored: true}
+				var e extra
+				var did, dsender *string
+				var dat *time.Time
+				if err := rows.Scan(append(append([]any{&r.m.Conv}, e.dest(&r.m)...), &did, &dsender, &dat)...); err != nil {
+					return err
+				}
+				r.deletedBy = e.fill(&r.m)
+				if did != nil {
+					r.deletion = &parley.Message{ID: *did, Conv: r.m.Conv, Seq: r.deletedBy, From: *dsender, Kind: parley.KindDelete, Target: r.m.Seq, Time: dat.UTC()}
+					if !parley.IsGroupID(r.m.Conv) {
+						r.deletion.To = parley.ChatPeer(r.m.Conv, *dsender)
+					}
+				}
+				ap.targets[convSeq{r.m.Conv, r.m.Seq}] = r
+			}
+			return rows.Err()
+		})
+	}
 	if len(keys) == 0 {
 		return
 	}
@@ -246,15 +303,17 @@ func (ap *appender) queueReads(b *pgx.Batch) {
 	for i, k := range keys {
 		senders[i], clientIDs[i] = k.sender, k.clientID
 	}
-	b.Queue(`SELECT x.sender, x.client_id, m.conv, m.seq, m.id, m.content, m.created_at
+	b.Queue(`SELECT x.sender, x.client_id, m.conv, m.seq, m.id, m.content, m.created_at, m.kind, m.target, m.emoji
 		FROM unnest($1::text[], $2::text[]) AS x (sender, client_id)
 		CROSS JOIN LATERAL (SELECT conv, seq FROM message_keys k
 			WHERE k.sender = x.sender AND k.client_id = x.client_id LIMIT 1) k
-		CROSS JOIN LATERAL (SELECT conv, seq, id, content, created_at FROM messages m
+		CROSS JOIN LATERAL (SELECT conv, seq, id, content, created_at, kind, target, emoji FROM messages m
 			WHERE m.conv = k.conv AND m.seq = k.seq LIMIT 1) m`, senders, clientIDs).Query(func(rows pgx.Rows) error {
 		var k msgKey
 		var m parley.Message
-		_, err := pgx.ForEachRow(rows, []any{&k.sender, &k.clientID, &m.Conv, &m.Seq, &m.ID, &m.Content, &m.Time}, func() error {
+		var kind int16
+		_, err := pgx.ForEachRow(rows, []any{&k.sender, &k.clientID, &m.Conv, &m.Seq, &m.ID, &m.Content, &m.Time, &kind, &m.Target, &m.Emoji}, func() error {
+			m.Kind = parley.EntryKind(kind)
 			m.From, m.Time = k.sender, m.Time.UTC()
 			if !parley.IsGroupID(m.Conv) {
 				m.To = parley.ChatPeer(m.Conv, k.sender)
@@ -306,19 +365,64 @@ func (ap *appender) add(a *parley.Append) error {
 		return nil
 	}
 
+	var target *row
+	if seq := targetOf(a); seq > 0 {
+		target = ap.state[convSeq{a.Conv, seq}]
+		var m *parley.Message
+		if target != nil {
+			m = &target.m
+		}
+		if err := parley.CheckTarget(a, m); err != nil {
+			a.Err, a.Recipients = err, nil
+			return nil
+		}
+		if a.Duplicate {
+			return ap.firstDeletion(a, target)
+		}
+		if a.Kind == parley.KindReaction {
+			changed, err := target.m.React(a.From, a.Emoji, a.Remove)
+			switch {
+			case err != nil:
+				a.Err, a.Recipients = err, nil
+				return nil
+			case !changed:
+				a.NoOp, a.Recipients = true, nil
+				a.Message = parley.Message{Conv: a.Conv, From: a.From, To: a.To, Kind: a.Kind, Target: a.Target, Emoji: a.Emoji}
+				return nil
+			}
+		}
+	}
+
 	last, ok := ap.last[a.Conv]
 	if !ok {
 		return fmt.Errorf("conversation %q was not locked", a.Conv)
 	}
 	seq := last + 1
 	ap.last[a.Conv] = seq
-	// The sender's cursor follows their own message when it stood right
+	// The sender's cursor follows their own entry when it stood right
 	// behind it.
 	if ck := [2]string{a.From, a.Conv}; ap.cursors[ck] == seq-1 {
 		ap.cursors[ck] = seq
 		ap.moved[ck] = true
 	}
-	a.Message = parley.Message{ID: a.ID, Conv: a.Conv, Seq: seq, From: a.From, To: a.To, Content: a.Content, Time: ap.now}
+	a.Message = parley.Message{ID: a.ID, Conv: a.Conv, Seq: seq, From: a.From, To: a.To, Content: a.Content, Time: ap.now,
+		Kind: a.Kind, ReplyTo: a.ReplyTo}
+	switch a.Kind {
+	case parley.KindMessage:
+		a.Message.ReplyTo = a.ReplyTo
+	case parley.KindEdit:
+		a.Message.Target = a.Target
+		target.m.Content, target.m.Edited, target.m.EditedAt = a.Content, true, ap.now
+	case parley.KindDelete:
+		a.Message.Target, a.Message.Content = a.Target, ""
+		target.m.Content, target.m.Deleted, target.deletedBy = "", true, seq
+		ap.eraseEditsOf(target)
+	case parley.KindReaction:
+		a.Message.Target, a.Message.Content, a.Message.Emoji, a.Message.Removed = a.Target, "", a.Emoji, a.Remove
+	}
+	if target != nil && a.Kind != parley.KindMessage {
+		target.dirty = true
+	}
 	if group {
 		a.Message.To = ""
 	} else if seq == 1 {
@@ -326,11 +430,9 @@ func (ap *appender) add(a *parley.Append) error {
 		ap.chats.peer = append(ap.chats.peer, a.To, a.From)
 		ap.chats.id = append(ap.chats.id, a.Conv, a.Conv)
 	}
-	ap.msgs.conv = append(ap.msgs.conv, a.Conv)
-	ap.msgs.seq = append(ap.msgs.seq, seq)
-	ap.msgs.id = append(ap.msgs.id, a.ID)
-	ap.msgs.sender = append(ap.msgs.sender, a.From)
-	ap.msgs.content = append(ap.msgs.content, a.Content)
+	r := &row{m: a.Message}
+	ap.rows = append(ap.rows, r)
+	ap.state[convSeq{a.Conv, seq}] = r
 	if a.ClientID != "" {
 		ap.stored[k] = &a.Message
 		ap.keys.sender = append(ap.keys.sender, a.From)
@@ -341,17 +443,56 @@ func (ap *appender) add(a *parley.Append) error {
 	return nil
 }
 
+// targetOf is the seq of the message an entry acts on or replies to; 0
+// for a message that is not a reply.
+func targetOf(a *parley.Append) int64 {
+	if a.Invalid != nil {
+		return 0
+	}
+	if a.Kind == parley.KindMessage {
+		return a.ReplyTo
+	}
+	return max(a.Target, 0)
+}
+
+// firstDeletion answers the deletion of a message already deleted with
+// the entry that deleted it.
+func (ap *appender) firstDeletion(a *parley.Append, target *row) error {
+	a.Recipients = nil
+	if target.deletion != nil {
+		a.Message = *target.deletion
+		return nil
+	}
+	d := ap.state[convSeq{a.Conv, target.deletedBy}]
+	if d == nil {
+		return fmt.Errorf("message %s/%d names a missing deletion %d", a.Conv, target.m.Seq, target.deletedBy)
+	}
+	a.Message = d.m
+	return nil
+}
+
+// eraseEditsOf empties the content of the deleted message's edits: those
+// of this batch here, the stored ones when the batch is written.
+func (ap *appender) eraseEditsOf(target *row) {
+	for _, r := range ap.rows {
+		if r.m.Conv == target.m.Conv && r.m.Kind == parley.KindEdit && r.m.Target == target.m.Seq {
+			r.m.Content = ""
+		}
+	}
+	if target.stored {
+		ap.eraseEdits = append(ap.eraseEdits, convSeq{target.m.Conv, target.m.Seq})
+	}
+}
+
 // write stores what add decided, in one pipeline. Keys are inserted in key
 // order, so that two batches waiting on each other's keys cannot deadlock;
 // a key that another node stored since the lookup is errKeyTaken.
 func (ap *appender) write(ctx context.Context, tx pgx.Tx) error {
-	if len(ap.msgs.conv) == 0 {
+	if len(ap.rows) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO messages (conv, seq, id, sender, content, created_at)
-		SELECT *, $6::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])`,
-		ap.msgs.conv, ap.msgs.seq, ap.msgs.id, ap.msgs.sender, ap.msgs.content, ap.now)
+	ap.queueRows(b)
 	if len(ap.keys.sender) > 0 {
 		b.Queue(`INSERT INTO message_keys (sender, client_id, conv, seq)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ORDER BY 1, 2`,
@@ -383,6 +524,14 @@ func (ap *appender) write(ctx context.Context, tx pgx.Tx) error {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2
 			ON CONFLICT (username, peer) DO NOTHING`, ap.chats.user, ap.chats.peer, ap.chats.id)
 	}
+	if len(ap.eraseEdits) > 0 {
+		convs, seqs := make([]string, len(ap.eraseEdits)), make([]int64, len(ap.eraseEdits))
+		for i, t := range ap.eraseEdits {
+			convs[i], seqs[i] = t.conv, t.seq
+		}
+		b.Queue(`UPDATE messages m SET content = '' FROM unnest($1::text[], $2::bigint[]) AS x (conv, seq)
+			WHERE m.conv = x.conv AND m.seq > x.seq AND m.kind = 1 AND m.target = x.seq AND m.content <> ''`, convs, seqs)
+	}
 	err := tx.SendBatch(ctx, b).Close()
 	var e *pgconn.PgError
 	if errors.As(err, &e) && e.Code == uniqueViolation && e.ConstraintName == "message_keys_pkey" {
@@ -390,3 +539,66 @@ func (ap *appender) write(ctx context.Context, tx pgx.Tx) error {
 	}
 	return err
 }
+
+// queueRows queues the inserts of the batch's new entries, and the
+// updates of the stored messages they changed. Plain messages (most of
+// every batch) take the columns of version 1 alone and leave the
+// timeline's to their defaults.
+func (ap *appender) queueRows(b *pgx.Batch) {
+	var plain, ext struct {
+		conv, id, sender, content []string
+		seq                       []int64
+	}
+	var kinds []int16
+	var targets, replyTo, editedAt, deletedBy []int64
+	var emoji, reactions []string
+	var removed []bool
+	for _, r := range ap.rows {
+		m := &r.m
+		e := encodeExtra(m, r.deletedBy)
+		if e.plain() {
+			plain.conv, plain.seq, plain.id = append(plain.conv, m.Conv), append(plain.seq, m.Seq), append(plain.id, m.ID)
+			plain.sender, plain.content = append(plain.sender, m.From), append(plain.content, m.Content)
+			continue
+		}
+		ext.conv, ext.seq, ext.id = append(ext.conv, m.Conv), append(ext.seq, m.Seq), append(ext.id, m.ID)
+		ext.sender, ext.content = append(ext.sender, m.From), append(ext.content, m.Content)
+		kinds, targets, replyTo = append(kinds, int16(m.Kind)), append(targets, m.Target), append(replyTo, m.ReplyTo)
+		emoji, removed = append(emoji, m.Emoji), append(removed, m.Removed)
+		editedAt, deletedBy, reactions = append(editedAt, e.editedAt), append(deletedBy, e.deletedBy), append(reactions, e.reactions)
+	}
+	if len(plain.conv) > 0 {
+		b.Queue(`INSERT INTO messages (conv, seq, id, sender, content, created_at)
+			SELECT *, $6::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])`,
+			plain.conv, plain.seq, plain.id, plain.sender, plain.content, ap.now)
+	}
+	if len(ext.conv) > 0 {
+		b.Queue(`INSERT INTO messages (conv, seq, id, sender, content, created_at, kind, target, reply_to, emoji, removed, edited_at, deleted_by, reactions)
+			SELECT x.conv, x.seq, x.id, x.sender, x.content, $6::timestamptz, x.kind, x.target, x.reply_to, x.emoji, x.removed,
+				`+editedAtSQL+`, x.deleted_by, nullif(x.reactions, '')::jsonb
+			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $7::smallint[], $8::bigint[], $9::bigint[],
+				$10::text[], $11::boolean[], $12::bigint[], $13::bigint[], $14::text[])
+				AS x (conv, seq, id, sender, content, kind, target, reply_to, emoji, removed, edited_at, deleted_by, reactions)`,
+			ext.conv, ext.seq, ext.id, ext.sender, ext.content, ap.now, kinds, targets, replyTo, emoji, removed, editedAt, deletedBy, reactions)
+	}
+	var convs, contents, reacts []string
+	var seqs, edited, deleted []int64
+	for _, r := range ap.targets {
+		if !r.dirty {
+			continue
+		}
+		e := encodeExtra(&r.m, r.deletedBy)
+		convs, seqs, contents = append(convs, r.m.Conv), append(seqs, r.m.Seq), append(contents, r.m.Content)
+		edited, deleted, reacts = append(edited, e.editedAt), append(deleted, e.deletedBy), append(reacts, e.reactions)
+	}
+	if len(convs) > 0 {
+		b.Queue(`UPDATE messages m SET content = x.content, edited_at = `+editedAtSQL+`, deleted_by = x.deleted_by,
+				reactions = nullif(x.reactions, '')::jsonb
+			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])
+				AS x (conv, seq, content, edited_at, deleted_by, reactions)
+			WHERE m.conv = x.conv AND m.seq = x.seq`, convs, seqs, contents, edited, deleted, reacts)
+	}
+}
+
+// editedAtSQL turns x.edited_at (Unix ms, 0 for none) into a timestamp.
+const editedAtSQL = `CASE WHEN x.edited_at = 0 THEN NULL ELSE to_timestamp(x.edited_at / 1e3) END`

@@ -456,7 +456,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[n] = db.RotateRefresh(ctx, "r-"+id, fmt.Sprintf("r-%s-%d", id, n), now, now.Add(2*time.Hour))
+				_, errs[n] = db.RotateRefresh(ctx, "r-"+id, fmt.Sprintf("r-%s-%d", id, n), now, now.Add(2*time.Hour), 0)
 			}()
 		}
 		wg.Wait()

@@ -63,9 +63,15 @@ func addMember(ctx context.Context, tx pgx.Tx, groupID, username string, now tim
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO cursors (username, conv, seq) VALUES ($1, $2, $3)
-		ON CONFLICT (username, conv) DO UPDATE SET seq = greatest(cursors.seq, excluded.seq)`, username, groupID, lastSeq)
-	return true, err
+	// The read position starts with the cursor.
+	for _, table := range []string{"cursors", "read_positions"} {
+		_, err = tx.Exec(ctx, `INSERT INTO `+table+` AS t (username, conv, seq) VALUES ($1, $2, $3)
+			ON CONFLICT (username, conv) DO UPDATE SET seq = greatest(t.seq, excluded.seq)`, username, groupID, lastSeq)
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // Group returns one group or ENOTFOUND.

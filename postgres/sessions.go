@@ -57,15 +57,16 @@ var errRefresh = parley.Errorf(parley.EUNAUTHORIZED, "refresh token is invalid, 
 //
 // The token's row is locked first and its session's second, so that two
 // nodes refreshing one token at once are serialized: the second finds the
-// token rotated out and ends the session, as any reuse does. Locking the
-// session also orders the refresh against a concurrent logout.
-func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*parley.Session, error) {
+// token rotated out, and either retries the rotation (within the grace) or
+// ends the session, as any reuse does. Locking the session also orders the
+// refresh against a concurrent logout.
+func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time, grace time.Duration) (*parley.Session, error) {
 	var s *parley.Session
 	var stolen bool
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var sid string
-		var used *time.Time
-		err := tx.QueryRow(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, oldHash).Scan(&sid, &used)
+		var used, retired *time.Time
+		err := tx.QueryRow(ctx, `SELECT session_id, used_at, retired_at FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, oldHash).Scan(&sid, &used, &retired)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errRefresh
 		}
@@ -76,23 +77,31 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, e
 		if err != nil {
 			return err
 		}
-		if used != nil {
-			// A rotated-out token came back: whoever holds it is not the
-			// client that rotated it. End the session.
-			stolen = true
-			if s.RevokedAt.IsZero() {
-				s.RevokedAt = ts(now)
-				_, err = tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2`, s.RevokedAt, sid)
-			}
-			return err
-		}
 		if !s.Active(now) {
 			return errRefresh
 		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2`, ts(now), oldHash); err != nil {
+		if used != nil || retired != nil {
+			retried := false
+			if retired == nil && now.Before(used.Add(grace)) {
+				// The last rotation again, soon: retire what it issued.
+				tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET retired_at = $1 WHERE parent = $2 AND session_id = $3 AND used_at IS NULL AND retired_at IS NULL`, ts(now), oldHash, sid)
+				if err != nil {
+					return err
+				}
+				retried = tag.RowsAffected() == 1
+			}
+			if !retried {
+				// A rotated-out token came back: whoever holds it is not
+				// the client that rotated it. End the session.
+				stolen = true
+				s.RevokedAt = ts(now)
+				_, err = tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2`, s.RevokedAt, sid)
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2`, ts(now), oldHash); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)`, newHash, sid); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent) VALUES ($1, $2, $3)`, newHash, sid, oldHash); err != nil {
 			return err
 		}
 		s.ExpiresAt = ts(expiresAt)

@@ -91,6 +91,20 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.Use
 	return users, nil
 }
 
+// FindUsers lists usernames starting with prefix, compared bytewise
+// (COLLATE "C", which the index on usernames for this search uses); every
+// character a username may hold sorts below 0x7f.
+func (db *DB) FindUsers(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT username FROM users
+		WHERE username COLLATE "C" >= $1 AND username COLLATE "C" < $2 AND NOT disabled AND deleted_at IS NULL
+		ORDER BY username COLLATE "C" LIMIT $3`, prefix, prefix+"\x7f", limit)
+	names, err := pgx.AppendRows([]string{}, rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find users: %w", err)
+	}
+	return names, nil
+}
+
 type scanner interface{ Scan(...any) error }
 
 func scanUser(row scanner) (*parley.User, error) {

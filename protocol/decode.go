@@ -20,10 +20,19 @@ var clientTypes = map[string]bool{
 	TypeAddMember: true, TypeRemoveMember: true, TypeLeaveGroup: true,
 	TypeGroupMembers: true, TypeAck: true, TypeTyping: true, TypePing: true,
 	TypeDisconnect: true, TypeGetChats: true, TypeGetGroups: true,
+	TypeEdit: true, TypeDelete: true, TypeReact: true, TypeRead: true,
 }
 
 // IsSend reports whether a frame type stores a message.
 func IsSend(typ string) bool { return typ == TypeOneToOne || typ == TypeGroup }
+
+// IsEntry reports whether a frame type appends an entry to a
+// conversation's timeline (a message, an edit, a deletion or a
+// reaction): these are idempotent by their id, which is checked before
+// anything else.
+func IsEntry(typ string) bool {
+	return IsSend(typ) || typ == TypeEdit || typ == TypeDelete || typ == TypeReact
+}
 
 // Decode parses one client frame. The error is a *parley.Error with code
 // EINVALID (or ETOOLARGE for a frame over MaxFrameBytes); a non-nil Frame
@@ -56,7 +65,7 @@ func Decode(data []byte) (*Frame, error) {
 		}
 		f = Frame{Type: head.Type, ID: head.ID}
 		bad := parley.Errorf(parley.EINVALID, "malformed frame: %s", jsonProblem(err))
-		if IsSend(f.Type) {
+		if IsEntry(f.Type) {
 			f.Invalid = bad
 			return &f, nil
 		}

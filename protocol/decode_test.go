@@ -26,6 +26,13 @@ var seeds = []string{
 	`{"type":"PING","id":"p"}`,
 	`{"type":"DISCONNECT"}`,
 	`{"type":"ONE_TO_ONE_CHAT","id":"x","content":5}`,
+	`{"type":"ONE_TO_ONE_CHAT","id":"m2","to":"bob","content":"yes","replyTo":1}`,
+	`{"type":"EDIT_MESSAGE","id":"e1","chatId":"alice-bob","seq":1,"content":"fixed"}`,
+	`{"type":"DELETE_MESSAGE","id":"d1","groupId":"gabc","seq":3}`,
+	`{"type":"REACT","id":"r1","chatId":"alice-bob","seq":1,"emoji":"\ud83d\udc4d","remove":true}`,
+	`{"type":"REACT","id":"r2","to":"bob","seq":1,"emoji":"x","remove":"no"}`,
+	`{"type":"READ","groupId":"gabc","seq":7}`,
+	`{"type":"EDIT_MESSAGE","id":"e2","seq":"1","content":[]}`,
 	`{"type":1}`,
 	`[[[[]]]]`,
 	`{"type":"PING","x":"\"[[[["}`,
@@ -134,6 +141,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		if fr == nil || fr.Type == "" || len([]rune(fr.ID)) > parley.MaxClientIDLen {
 			t.Fatalf("accepted %q as %+v", data, fr)
+		}
+		// Only entries (which are idempotent by id) come back with their
+		// fields' problem set aside, and it is always EINVALID.
+		if fr.Invalid != nil && (!protocol.IsEntry(fr.Type) || parley.ErrorCode(fr.Invalid) != parley.EINVALID) {
+			t.Fatalf("%q: Invalid %v on a %s", data, fr.Invalid, fr.Type)
 		}
 		again, err := protocol.Decode(data)
 		if err != nil || again.Type != fr.Type || again.ID != fr.ID {

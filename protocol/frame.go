@@ -25,6 +25,10 @@ const (
 	TypeDisconnect      = "DISCONNECT"
 	TypeGetChats        = "GET_CHATS"
 	TypeGetGroups       = "GET_GROUPS"
+	TypeEdit            = "EDIT_MESSAGE"
+	TypeDelete          = "DELETE_MESSAGE"
+	TypeReact           = "REACT"
+	TypeRead            = "READ"
 )
 
 // Server frame types (besides the chat types above, which are also
@@ -43,6 +47,10 @@ const (
 	TypePresenceUpdate = "PRESENCE_UPDATE"
 	TypeChats          = "CHATS"
 	TypeGroups         = "GROUPS"
+	TypeEdited         = "MESSAGE_EDITED"
+	TypeDeleted        = "MESSAGE_DELETED"
+	TypeReaction       = "REACTION"
+	TypeReadReceipt    = "READ_RECEIPT"
 )
 
 // Presence statuses.
@@ -84,34 +92,59 @@ type Frame struct {
 	Username string   `json:"username,omitempty"`
 	Seq      *int64   `json:"seq,omitempty"`
 	Offset   *int     `json:"offset,omitempty"`
+	ReplyTo  *int64   `json:"replyTo,omitempty"`
+	Emoji    string   `json:"emoji,omitempty"`
+	Remove   bool     `json:"remove,omitempty"`
 
 	// Invalid is set by Decode on a send whose fields could not be read.
 	Invalid error `json:"-"`
 }
 
-// Message is a message as delivered and as listed in history.
+// Message is an entry of a conversation's timeline as delivered and as
+// listed in history: a message (with its current state), an edit, a
+// deletion or a reaction (Kind).
 type Message struct {
 	MessageID string `json:"messageId"`
 	Seq       int64  `json:"seq"`
 	From      string `json:"from"`
-	Content   string `json:"content"`
-	Timestamp string `json:"timestamp"`
-	ChatID    string `json:"chatId,omitempty"`
-	To        string `json:"to,omitempty"`
-	GroupID   string `json:"groupId,omitempty"`
-	// Erased marks a message whose content was erased (its sender's
-	// account was deleted with its messages): Content is "".
+	// Content is a message's or an edit's; deletions and reactions have
+	// none.
+	Content   *string `json:"content,omitempty"`
+	Timestamp string  `json:"timestamp"`
+	ChatID    string  `json:"chatId,omitempty"`
+	To        string  `json:"to,omitempty"`
+	GroupID   string  `json:"groupId,omitempty"`
+	Kind      string  `json:"kind"`
+	// Target is the message an edit, deletion or reaction acts on.
+	Target    int64      `json:"target,omitempty"`
+	Emoji     string     `json:"emoji,omitempty"`
+	Removed   *bool      `json:"removed,omitempty"` // reactions only
+	ReplyTo   int64      `json:"replyTo,omitempty"`
+	Edited    bool       `json:"edited,omitempty"`
+	EditedAt  string     `json:"editedAt,omitempty"`
+	Deleted   bool       `json:"deleted,omitempty"`
+	Reactions []Reaction `json:"reactions,omitempty"`
+	// Erased marks a message or edit whose content was erased because its
+	// sender's account was deleted with its messages (or, for an edit,
+	// because the message was deleted): Content is "".
 	Erased bool `json:"erased,omitempty"`
 }
 
-// FromMessage converts a stored message to its wire form.
+// Reaction is one emoji on a message and who reacted with it.
+type Reaction struct {
+	Emoji string   `json:"emoji"`
+	Users []string `json:"users"`
+}
+
+// FromMessage converts a stored entry to its wire form.
 func FromMessage(m *parley.Message) Message {
 	w := Message{
 		MessageID: m.ID,
 		Seq:       m.Seq,
 		From:      m.From,
-		Content:   m.Content,
 		Timestamp: parley.FormatTime(m.Time),
+		Kind:      m.Kind.String(),
+		Target:    m.Target,
 		Erased:    m.Erased(),
 	}
 	if m.IsGroup() {
@@ -120,10 +153,52 @@ func FromMessage(m *parley.Message) Message {
 		w.ChatID = m.Conv
 		w.To = m.To
 	}
+	switch m.Kind {
+	case parley.KindMessage:
+		content := m.Content
+		w.Content = &content
+		w.ReplyTo = m.ReplyTo
+		w.Edited, w.Deleted = m.Edited, m.Deleted
+		if m.Edited {
+			w.EditedAt = parley.FormatTime(m.EditedAt)
+		}
+		if len(m.Reactions) > 0 {
+			w.Reactions = make([]Reaction, len(m.Reactions))
+			for i, r := range m.Reactions {
+				w.Reactions[i] = Reaction{Emoji: r.Emoji, Users: r.Users}
+			}
+		}
+	case parley.KindEdit:
+		content := m.Content
+		w.Content = &content
+	case parley.KindReaction:
+		removed := m.Removed
+		w.Emoji, w.Removed = m.Emoji, &removed
+	}
 	return w
 }
 
-// Delivery is a ONE_TO_ONE_CHAT or GROUP_CHAT frame sent to a recipient.
+// EntryFrameType is the type of the frame that delivers an entry:
+// ONE_TO_ONE_CHAT or GROUP_CHAT for a message, MESSAGE_EDITED,
+// MESSAGE_DELETED or REACTION for the others.
+func EntryFrameType(m *parley.Message) string {
+	switch m.Kind {
+	case parley.KindEdit:
+		return TypeEdited
+	case parley.KindDelete:
+		return TypeDeleted
+	case parley.KindReaction:
+		return TypeReaction
+	}
+	if m.IsGroup() {
+		return TypeGroup
+	}
+	return TypeOneToOne
+}
+
+// Delivery is a frame that delivers a timeline entry to a participant
+// (ONE_TO_ONE_CHAT, GROUP_CHAT, MESSAGE_EDITED, MESSAGE_DELETED or
+// REACTION).
 type Delivery struct {
 	Type string `json:"type"`
 	Message
@@ -139,6 +214,7 @@ type Success struct {
 	GroupID   string `json:"groupId,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Seq       int64  `json:"seq,omitempty"`
+	Target    int64  `json:"target,omitempty"`
 	Timestamp string `json:"timestamp,omitempty"`
 }
 
@@ -178,6 +254,7 @@ type History struct {
 type MemberStatus struct {
 	Username string `json:"username"`
 	Status   string `json:"status"`
+	ReadSeq  int64  `json:"readSeq"`
 }
 
 // Members is GROUP_MEMBERS.
@@ -198,6 +275,9 @@ type ChatInfo struct {
 	LastSeen *string `json:"lastSeen"`
 	LastSeq  int64   `json:"lastSeq"`
 	Unread   int64   `json:"unread"`
+	// ReadSeq is the user's read position, PeerReadSeq the other's.
+	ReadSeq     int64 `json:"readSeq"`
+	PeerReadSeq int64 `json:"peerReadSeq"`
 }
 
 // GroupInfo is one group of INIT_DATA.
@@ -206,6 +286,7 @@ type GroupInfo struct {
 	Name    string `json:"name"`
 	LastSeq int64  `json:"lastSeq"`
 	Unread  int64  `json:"unread"`
+	ReadSeq int64  `json:"readSeq"`
 }
 
 // InitData is the first frame of every chat connection.
@@ -291,6 +372,16 @@ type MemberLeft struct {
 	Username string `json:"username"`
 	By       string `json:"by"`
 	Owner    string `json:"owner"`
+}
+
+// ReadReceipt is READ_RECEIPT: a participant's read position moved.
+type ReadReceipt struct {
+	Type      string `json:"type"`
+	ChatID    string `json:"chatId,omitempty"`
+	GroupID   string `json:"groupId,omitempty"`
+	Username  string `json:"username"`
+	Seq       int64  `json:"seq"`
+	Timestamp string `json:"timestamp"`
 }
 
 // PresenceUpdate is PRESENCE_UPDATE.

@@ -58,14 +58,14 @@ func scanSession(row scanner) (*parley.Session, error) {
 var errRefresh = parley.Errorf(parley.EUNAUTHORIZED, "refresh token is invalid, expired or revoked")
 
 // RotateRefresh swaps a refresh token for a new one; see parley.SessionStore.
-func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time) (*parley.Session, error) {
+func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, expiresAt time.Time, grace time.Duration) (*parley.Session, error) {
 	ctx = noCancel(ctx)
 	var s *parley.Session
 	var stolen bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var sid string
-		var used sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sid, &used)
+		var used, retired sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT session_id, used_at, retired_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sid, &used, &retired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errRefresh
 		}
@@ -76,22 +76,34 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash string, now, e
 		if err != nil {
 			return err
 		}
-		if used.Valid {
-			// A rotated-out token came back: whoever holds it is not the
-			// client that rotated it. End the session.
-			stolen = true
-			if s.RevokedAt.IsZero() {
-				_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ?`, ms(now), sid)
-			}
-			return err
-		}
 		if !s.Active(now) {
 			return errRefresh
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, ms(now), oldHash); err != nil {
+		if used.Valid || retired.Valid {
+			retried := false
+			if !retired.Valid && now.Before(fromMS(used.Int64).Add(grace)) {
+				// The last rotation again, soon: retire what it issued.
+				res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET retired_at = ? WHERE parent = ? AND session_id = ? AND used_at IS NULL AND retired_at IS NULL`, ms(now), oldHash, sid)
+				if err != nil {
+					return err
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				retried = n == 1
+			}
+			if !retried {
+				// A rotated-out token came back: whoever holds it is not
+				// the client that rotated it. End the session.
+				stolen = true
+				_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(now), sid)
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, ms(now), oldHash); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)`, newHash, sid); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent) VALUES (?, ?, ?)`, newHash, sid, oldHash); err != nil {
 			return err
 		}
 		s.ExpiresAt = expiresAt

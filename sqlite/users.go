@@ -121,6 +121,29 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*parley.Use
 	return users, rows.Err()
 }
 
+// FindUsers lists usernames starting with prefix: a range of the primary
+// key, since usernames compare bytewise and every character a username
+// may hold sorts below 0x7f.
+func (db *DB) FindUsers(ctx context.Context, prefix string, limit int) ([]string, error) {
+	ctx = noCancel(ctx)
+	rows, err := db.r.QueryContext(ctx, `SELECT username FROM users
+		WHERE username >= ? AND username < ? AND NOT disabled AND deleted_at IS NULL
+		ORDER BY username LIMIT ?`, prefix, prefix+"\x7f", limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find users: %w", err)
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("sqlite: find users: %w", err)
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
 type scanner interface{ Scan(...any) error }
 
 const userQuery = `SELECT username, password_hash, created_at, disabled, last_seen, deleted_at FROM users `

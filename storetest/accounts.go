@@ -90,7 +90,7 @@ func testDeleteUser(t *testing.T, s Accounts) {
 		if err != nil || !equal(ended, "s1", "s2") {
 			t.Errorf("EndedSessions = %v, %v; want [s1 s2]", ended, err)
 		}
-		if _, err := s.RotateRefresh(ctx, "hash-s1", "hash-new", t1, t1.Add(time.Hour)); code(err) != parley.EUNAUTHORIZED {
+		if _, err := s.RotateRefresh(ctx, "hash-s1", "hash-new", t1, t1.Add(time.Hour), 0); code(err) != parley.EUNAUTHORIZED {
 			t.Errorf("refreshing a deleted account's token: %v, want unauthorized", err)
 		}
 		if sess, err := s.Session(ctx, "s3"); err != nil || !sess.Active(t1) {

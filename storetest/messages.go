@@ -281,10 +281,11 @@ func testCursorsAndInbox(t *testing.T, s parley.Store) {
 	}
 	in, _ = s.Inbox(ctx, "bob")
 	c, g = in.Chats[0], in.Groups[0]
-	if c.Cursor != 3 || c.Unread != 1 {
-		t.Fatalf("after ack: chat %+v, want cursor 3 unread 1", c)
+	// An ACK moves the cursor; unread counts from the read position.
+	if c.Cursor != 3 || c.Unread != 3 || c.ReadSeq != 0 {
+		t.Fatalf("after ack: chat %+v, want cursor 3, unread 3", c)
 	}
-	if g.Cursor != 2 || g.Unread != 0 {
+	if g.Cursor != 2 || g.Unread != 2 {
 		t.Fatalf("ack above the last seq is clamped: group %+v, want cursor 2", g)
 	}
 	if und, _ := s.Undelivered(ctx, "bob", "alice-bob", c.Cursor, 10); !equal(seqs(und), 4) {

@@ -114,3 +114,31 @@ func testBulkAndStats(t *testing.T, s Accounts) {
 		t.Fatalf("stats: got %+v, want %+v", got, want)
 	}
 }
+
+func testFindUsers(t *testing.T, s Accounts) {
+	mustUsers(t, s, "ann", "anna", "Anne", "annie", "bob", "an_x", "an.y", "zed")
+	if err := s.SetDisabled(ctx, "annie", true); err != nil {
+		t.Fatal(err)
+	}
+	mustUsers(t, s, "ann0")
+	if _, err := s.DeleteUser(ctx, "ann0", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prefix string
+		limit  int
+		want   []string
+	}{
+		{"an", 20, []string{"an.y", "an_x", "ann", "anna"}}, // bytewise; not Anne, not the disabled or deleted
+		{"ann", 1, []string{"ann"}},
+		{"A", 20, []string{"Anne"}},
+		{"zed", 20, []string{"zed"}},
+		{"zedd", 20, []string{}},
+		{"bo", 20, []string{"bob"}},
+	} {
+		got, err := s.FindUsers(ctx, tc.prefix, tc.limit)
+		if err != nil || got == nil || !equal(got, tc.want...) {
+			t.Fatalf("find %q (limit %d): got %q, %v; want %q", tc.prefix, tc.limit, got, err, tc.want)
+		}
+	}
+}

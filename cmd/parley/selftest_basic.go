@@ -75,8 +75,9 @@ func testBasic(s *suite) error {
 	}
 
 	if err := s.check("message sent while away is delivered offline, once", func() error {
-		// b acknowledges what it has seen, leaves, and misses one message.
-		if err := b.conn.Send(map[string]any{"type": "ACK", "chatId": sent[0].ChatID, "seq": sent[1].Seq}); err != nil {
+		// b reads what it has seen (READ is also an ACK), leaves, and
+		// misses one message.
+		if err := b.conn.Send(map[string]any{"type": "READ", "chatId": sent[0].ChatID, "seq": sent[1].Seq}); err != nil {
 			return err
 		}
 		if _, err := s.reply(b.conn, "PONG", map[string]any{"type": "PING"}); err != nil {

@@ -129,11 +129,19 @@ func TestAuthAPI(t *testing.T) {
 		if _, err := s.api.Refresh(ctx, "made-up"); err == nil {
 			t.Fatal("unknown refresh token accepted")
 		}
-		// The old refresh token again: theft. 401, and the session ends:
-		// its access tokens stop working and its sockets close.
-		_, err = s.api.Refresh(ctx, tok.RefreshToken)
+		// The old refresh token again, at once: a client that lost the
+		// answer (a page reloaded mid-refresh) retries within the grace and
+		// gets a new pair; the pair it lost stops working.
+		t3, err := s.api.Refresh(ctx, tok.RefreshToken)
+		if err != nil || t3.RefreshToken == t2.RefreshToken || t3.RefreshToken == tok.RefreshToken {
+			t.Fatalf("retried refresh: got %+v, %v; want a new pair", t3, err)
+		}
+		// The lost pair's refresh token comes back: someone else has it.
+		// Theft: 401, and the session ends: its access tokens stop
+		// working and its sockets close.
+		_, err = s.api.Refresh(ctx, t2.RefreshToken)
 		if status, _ := apiStatus(err); status != 401 {
-			t.Fatalf("reused refresh token: got %v, want 401", err)
+			t.Fatalf("retired refresh token: got %v, want 401", err)
 		}
 		select {
 		case <-c.Done():
@@ -143,7 +151,7 @@ func TestAuthAPI(t *testing.T) {
 		case <-time.After(time.Second):
 			t.Fatal("the session's socket was not closed within a second")
 		}
-		if _, err := s.api.Refresh(ctx, t2.RefreshToken); err == nil {
+		if _, err := s.api.Refresh(ctx, t3.RefreshToken); err == nil {
 			t.Fatal("the new refresh token of an ended session still works")
 		}
 		if _, err := s.api.Dial(ctx, "chat", t2.Token); err == nil {

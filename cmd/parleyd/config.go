@@ -29,6 +29,9 @@ type Config struct {
 	BcryptCost   int
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
+	// RefreshGrace is how long a rotated-out refresh token may retry its
+	// rotation (0: never).
+	RefreshGrace time.Duration
 	LogLevel     string
 	LogFormat    string
 	SQLiteSync   string
@@ -66,6 +69,11 @@ type Config struct {
 	HTTPBodyTimeout        time.Duration
 	RateJoinFailuresPerMin int
 	RateMembershipPerSec   float64
+	RateEditsPerSec        float64
+	RateDeletesPerSec      float64
+	RateReactionsPerSec    float64
+	RateReadsPerSec        float64
+	RateUserSearchPerSec   float64
 }
 
 // option describes one setting for flags, the environment and -h.
@@ -87,6 +95,7 @@ func (c *Config) options() []option {
 		{"bcrypt-cost", "PARLEY_BCRYPT_COST", "bcrypt cost of password hashes (4-31)", (*intValue)(&c.BcryptCost)},
 		{"access-ttl", "PARLEY_ACCESS_TTL", "life of an access token", (*durationValue)(&c.AccessTTL)},
 		{"refresh-ttl", "PARLEY_REFRESH_TTL", "life of a session without a refresh", (*durationValue)(&c.RefreshTTL)},
+		{"refresh-grace", "PARLEY_REFRESH_GRACE", "how long a refresh token just rotated out may refresh again, once its answer was lost (a page reloaded mid-refresh); later reuse ends the session as theft (0: any reuse does)", (*durationValue)(&c.RefreshGrace)},
 		{"log-level", "PARLEY_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "PARLEY_LOG_FORMAT", "json, text, or auto: text when stderr is a terminal, else json", (*stringValue)(&c.LogFormat)},
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
@@ -116,6 +125,11 @@ func (c *Config) options() []option {
 		{"http-body-timeout", "PARLEY_HTTP_BODY_TIMEOUT", "how long an HTTP request body may take to arrive; slower is a 400", (*durationValue)(&c.HTTPBodyTimeout)},
 		{"rate-join-failures-per-min", "PARLEY_RATE_JOIN_FAILURES_PER_MIN", "failed JOIN_GROUP attempts (no such group, private) a user may make per minute, burst the same; past it JOIN_GROUP is rate_limited (0: no limit)", (*intValue)(&c.RateJoinFailuresPerMin)},
 		{"rate-membership-per-sec", "PARLEY_RATE_MEMBERSHIP_PER_SEC", "JOIN_GROUP, ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER and LEAVE_GROUP per user per second, burst 4x (0: no limit)", (*floatValue)(&c.RateMembershipPerSec)},
+		{"rate-edits-per-sec", "PARLEY_RATE_EDITS_PER_SEC", "EDIT_MESSAGE a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateEditsPerSec)},
+		{"rate-deletes-per-sec", "PARLEY_RATE_DELETES_PER_SEC", "DELETE_MESSAGE a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateDeletesPerSec)},
+		{"rate-reactions-per-sec", "PARLEY_RATE_REACTIONS_PER_SEC", "REACT a user may send per second, burst 4x (0: no limit)", (*floatValue)(&c.RateReactionsPerSec)},
+		{"rate-reads-per-sec", "PARLEY_RATE_READS_PER_SEC", "READ per user per second on each node, burst 4x (0: no limit)", (*floatValue)(&c.RateReadsPerSec)},
+		{"rate-user-search-per-sec", "PARLEY_RATE_USER_SEARCH_PER_SEC", "GET /users searches a user may make per second, burst 4x (0: no limit)", (*floatValue)(&c.RateUserSearchPerSec)},
 		{"max-groups-per-user", "PARLEY_MAX_GROUPS_PER_USER", "groups a user can be in; creating, joining or adding past it is ERROR forbidden (0: no limit)", (*intValue)(&c.MaxGroupsPerUser)},
 		{"init-list-max", "PARLEY_INIT_LIST_MAX", "chats, and groups, listed in INIT_DATA; GET_CHATS and GET_GROUPS page the rest", (*intValue)(&c.InitListMax)},
 		{"login-max-failures", "PARLEY_LOGIN_MAX_FAILURES", "failed logins per username and per address in 15 minutes before a lock-out that doubles with each further failure (0: off)", (*intValue)(&c.LoginMaxFailures)},
@@ -133,6 +147,7 @@ func defaultConfig() Config {
 		BcryptCost:   10,
 		AccessTTL:    15 * time.Minute,
 		RefreshTTL:   30 * 24 * time.Hour,
+		RefreshGrace: 10 * time.Second,
 		LogLevel:     "info",
 		LogFormat:    "auto",
 		SQLiteSync:   "FULL",
@@ -157,6 +172,11 @@ func defaultConfig() Config {
 		MaxAuthInFlight:        16,
 		RateJoinFailuresPerMin: 10,
 		RateMembershipPerSec:   5,
+		RateEditsPerSec:        5,
+		RateDeletesPerSec:      5,
+		RateReactionsPerSec:    10,
+		RateReadsPerSec:        50,
+		RateUserSearchPerSec:   5,
 		HTTPBodyTimeout:        10 * time.Second,
 		InitListMax:            500,
 	}
@@ -266,6 +286,9 @@ func (c *Config) validate() error {
 	if c.PingInterval < 10*time.Millisecond {
 		return fmt.Errorf("ping interval %v is too short", c.PingInterval)
 	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
+		return fmt.Errorf("refresh grace %v must be 0 to 1m", c.RefreshGrace)
+	}
 	if c.NodeID < -1 || c.NodeID > 1023 {
 		return fmt.Errorf("node id must be 0 to 1023, or -1 to choose one")
 	}
@@ -296,7 +319,8 @@ func (c *Config) validate() error {
 	if c.RateMessagesPerSec < 0 || c.RateHistoryPerSec < 0 || c.RateAcksPerSec < 0 || c.RateGroupsPerMin < 0 || c.RateRegisterPerMin < 0 ||
 		c.RateConnectionsPerMin < 0 || c.LoginMaxFailures < 0 || c.MaxGroupsPerUser < 0 || c.InitListMax < 0 ||
 		c.RateTypingPerSec < 0 || c.MaxAuthInFlight < 0 || c.HTTPBodyTimeout < 0 ||
-		c.RateJoinFailuresPerMin < 0 || c.RateMembershipPerSec < 0 {
+		c.RateJoinFailuresPerMin < 0 || c.RateMembershipPerSec < 0 || c.RateUserSearchPerSec < 0 ||
+		c.RateEditsPerSec < 0 || c.RateDeletesPerSec < 0 || c.RateReactionsPerSec < 0 || c.RateReadsPerSec < 0 {
 		return fmt.Errorf("limits must be 0 (off) or positive")
 	}
 	if c.HTTPAddr == "" && c.ChatAddr == "" && c.PresenceAddr == "" {

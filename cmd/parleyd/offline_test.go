@@ -51,16 +51,18 @@ func TestOfflineDelivery(t *testing.T) {
 		}
 		c.Close()
 		c, init, again := s.chat(bob)
-		if len(again) != 1 || again[0].Seq != 3 || init.Chats[0].Unread != 1 {
+		// An ACK moves the cursor, not the read position unread counts from.
+		if len(again) != 1 || again[0].Seq != 3 || init.Chats[0].Unread != 3 || init.Chats[0].ReadSeq != 0 {
 			t.Fatalf("after ACK 2: %d offline (%v), INIT_DATA %s", len(again), again, init.Raw)
 		}
-		// An ACK past the last seq is clamped; nothing waits afterwards.
+		// An ACK past the last seq is clamped; nothing waits afterwards
+		// (unread still counts from the read position, which ACK leaves).
 		c.send(obj{"type": "ACK", "chatId": chatID, "seq": 99})
 		c.send(obj{"type": "PING"})
 		c.expect("PONG")
 		c.Close()
 		_, init, again = s.chat(bob)
-		if len(again) != 0 || init.Chats[0].Unread != 0 {
+		if len(again) != 0 || init.Chats[0].Unread != 3 || init.Chats[0].ReadSeq != 0 {
 			t.Fatalf("after ACK 99: %d offline, INIT_DATA %s", len(again), init.Raw)
 		}
 		// A later message is still delivered: the clamp kept the cursor at 3.

@@ -139,13 +139,17 @@ func (m *Main) Open(ctx context.Context) error {
 			History:    m.userLimit("history", cfg.RateHistoryPerSec, burst(cfg.RateHistoryPerSec)),
 			Groups:     m.userLimit("groups", float64(cfg.RateGroupsPerMin)/60, cfg.RateGroupsPerMin),
 			Membership: m.userLimit("membership", cfg.RateMembershipPerSec, burst(cfg.RateMembershipPerSec)),
+			Edits:      m.userLimit("edits", cfg.RateEditsPerSec, burst(cfg.RateEditsPerSec)),
+			Deletes:    m.userLimit("deletes", cfg.RateDeletesPerSec, burst(cfg.RateDeletesPerSec)),
+			Reactions:  m.userLimit("reactions", cfg.RateReactionsPerSec, burst(cfg.RateReactionsPerSec)),
 			// Typing is limited on each node alone: a hint is not worth a
 			// round trip to Redis, and its buckets are forgotten when idle.
 			Typing:     localLimit(cfg.RateTypingPerSec, burst(cfg.RateTypingPerSec)),
 			TypingPair: localLimit(cfg.RateTypingPerSec/4, max(burst(cfg.RateTypingPerSec/4), 2)),
 			// Per node: a Redis round trip for each ACK would cost more
 			// than the ACK.
-			Acks: localLimit(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec)),
+			Acks:  localLimit(cfg.RateAcksPerSec, burst(cfg.RateAcksPerSec)),
+			Reads: localLimit(cfg.RateReadsPerSec, burst(cfg.RateReadsPerSec)),
 		},
 	}
 	if cfg.RateJoinFailuresPerMin > 0 {
@@ -165,11 +169,12 @@ func (m *Main) Open(ctx context.Context) error {
 		m.redis.Start() // its callbacks may use the hub from now on
 	}
 	authn, err := auth.New(auth.Config{
-		Secret:     secret,
-		AccessTTL:  cfg.AccessTTL,
-		RefreshTTL: cfg.RefreshTTL,
-		BcryptCost: cfg.BcryptCost,
-		OnRevoke:   m.hub.EndSession,
+		Secret:       secret,
+		AccessTTL:    cfg.AccessTTL,
+		RefreshTTL:   cfg.RefreshTTL,
+		RefreshGrace: cfg.RefreshGrace,
+		BcryptCost:   cfg.BcryptCost,
+		OnRevoke:     m.hub.EndSession,
 	}, store)
 	if err != nil {
 		return err
@@ -187,6 +192,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Metrics:  m.metrics.Handler(),
 		Observer: m.metrics,
 
+		Users:       store,
+		UserSearch:  m.userLimit("user_search", cfg.RateUserSearchPerSec, burst(cfg.RateUserSearchPerSec)),
 		BodyTimeout: cfg.HTTPBodyTimeout,
 		Security: &parleyhttp.Security{
 			Origins:    splitList(cfg.CORSOrigins),

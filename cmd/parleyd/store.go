@@ -228,7 +228,11 @@ func (b busyLog) History(context.Context, string, parley.Page) ([]parley.Message
 func (b busyLog) Undelivered(context.Context, string, string, int64, int) ([]parley.Message, error) {
 	return nil, b.err()
 }
-func (b busyLog) Ack(context.Context, []parley.Cursor) error         { return b.err() }
+func (b busyLog) Ack(context.Context, []parley.Cursor) error      { return b.err() }
+func (b busyLog) MarkRead(context.Context, []parley.Cursor) error { return b.err() }
+func (b busyLog) ReadPositions(context.Context, string, []string) ([]int64, error) {
+	return nil, b.err()
+}
 func (b busyLog) Contacts(context.Context, string) ([]string, error) { return nil, b.err() }
 func (b busyLog) LastSeq(context.Context, string) (int64, error)     { return 0, b.err() }
 func (b busyLog) Stats(context.Context) (*parley.LogStats, error)    { return nil, b.err() }

@@ -121,7 +121,8 @@ export class App {
     return c.key === this.activeKey && document.visibilityState === 'visible';
   }
 
-  /** ACK everything shown in the open conversation (cumulative). */
+  /** Mark everything shown in the open conversation read (cumulative):
+   *  READ moves the read position and is also an ACK. */
   ackActive() {
     const c = this.active;
     if (!c || !this.reading(c)) return;
@@ -131,7 +132,7 @@ export class App {
       this.view.update('list');
     }
     if (top > c.ackedSeq && this.synced) {
-      if (this.socket.send({ type: 'ACK', ...c.target, seq: top })) c.ackedSeq = top;
+      if (this.socket.send({ type: 'READ', ...c.target, seq: top })) c.ackedSeq = top;
     }
   }
 
@@ -422,6 +423,8 @@ export class App {
       case 'INIT_DATA': this.onInit(f); break;
       case 'ONE_TO_ONE_CHAT': this.onDelivery('chat', f); break;
       case 'GROUP_CHAT': this.onDelivery('group', f); break;
+      case 'MESSAGE_EDITED': case 'MESSAGE_DELETED': case 'REACTION':
+        this.onDelivery(f.groupId ? 'group' : 'chat', f); break;
       case 'PRESENCE_UPDATE': this.onPresence(f); break;
       case 'TYPING': this.onTyping(f); break;
       case 'GROUP_MEMBER_JOINED': this.onJoined(f); break;
@@ -518,7 +521,7 @@ export class App {
     }
     const msg = c.addMessage(f);
     if (!msg) return; // seen already (at-least-once delivery)
-    if (msg.from !== this.me) {
+    if (msg.from !== this.me && !msg.hidden) {
       this.stopTyping(c, msg.from);
       if (this.reading(c)) {
         // Shown now: acknowledged below.

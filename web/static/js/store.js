@@ -64,9 +64,13 @@ export class Conversation {
     this.sortedCache = null;
   }
 
-  /** Adds a delivered or historical message; returns it when it is new. */
+  /** Adds a delivered or historical entry; returns it when it is new. An
+   *  edit, deletion or reaction (protocol 1.1) is kept, hidden, for its seq,
+   *  and changes the message it acts on; a message comes with its state. */
   addMessage(m) {
     if (!m || typeof m.messageId !== 'string' || this.msgs.has(m.messageId)) return null;
+    const kind = typeof m.kind === 'string' ? m.kind : 'message';
+    if (kind !== 'message') return this.addEntry(m, kind);
     const msg = {
       key: m.messageId,
       renderKey: 'm:' + m.messageId,
@@ -78,11 +82,45 @@ export class Conversation {
       content: m.erased === true ? '(message erased)' : String(m.content ?? ''),
       time: parseTime(m.timestamp) || new Date(),
       state: 'sent',
+      edited: m.edited === true,
+      deleted: m.deleted === true,
+      replyTo: Number(m.replyTo) || 0,
+      reactions: Array.isArray(m.reactions)
+        ? m.reactions.map((r) => ({ emoji: String(r.emoji || ''), users: Array.isArray(r.users) ? r.users.map(String) : [] }))
+        : [],
     };
+    if (msg.deleted) msg.content = '';
     this.msgs.set(msg.key, msg);
     if (msg.seq) this.bySeq.set(msg.seq, msg);
     this.bump(msg);
     return msg;
+  }
+
+  /** Keeps an edit, deletion or reaction (hidden) and applies it to its
+   *  target when the target is here. A message listed later by history
+   *  brings its own state, which already includes the entry. */
+  addEntry(m, kind) {
+    const entry = {
+      key: m.messageId, messageId: m.messageId, seq: Number(m.seq) || 0, from: String(m.from || ''),
+      kind, hidden: true, time: parseTime(m.timestamp) || new Date(),
+    };
+    this.msgs.set(entry.key, entry);
+    if (entry.seq) this.bySeq.set(entry.seq, entry);
+    if (entry.seq > this.lastSeq) this.lastSeq = entry.seq;
+    const target = this.bySeq.get(Number(m.target) || 0);
+    if (target && !target.hidden) {
+      if (kind === 'edit' && !target.deleted) {
+        target.content = String(m.content ?? '');
+        target.edited = true;
+      } else if (kind === 'delete') {
+        target.deleted = true;
+        target.content = '';
+      } else if (kind === 'reaction') {
+        react(target, String(m.emoji || ''), entry.from, m.removed === true);
+      }
+    }
+    this.changed();
+    return entry;
   }
 
   /** Adds an outgoing message waiting for its SUCCESS. */
@@ -151,7 +189,7 @@ export class Conversation {
     const from = this.historyFrom ?? -Infinity;
     const out = [];
     for (const m of this.msgs.values()) {
-      if (m.seq === 0 || m.seq >= from) out.push(m);
+      if (!m.hidden && (m.seq === 0 || m.seq >= from)) out.push(m);
     }
     out.sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity) || a.time - b.time);
     this.sortedCache = out;
@@ -162,6 +200,7 @@ export class Conversation {
   latest() {
     let best = null;
     for (const m of this.msgs.values()) {
+      if (m.hidden) continue;
       if (!best || (m.seq || Infinity) > (best.seq || Infinity) ||
           ((m.seq || Infinity) === (best.seq || Infinity) && m.time > best.time)) best = m;
     }
@@ -198,4 +237,21 @@ export class Conversation {
     this.notes.push({ key: 'n:' + this.notes.length + ':' + Date.now(), text, time: new Date() });
     this.changed();
   }
+}
+
+/** Adds (or, with remove, takes back) user's emoji on a message. */
+function react(msg, emoji, user, remove) {
+  if (!emoji) return;
+  let r = msg.reactions.find((x) => x.emoji === emoji);
+  if (remove) {
+    if (!r) return;
+    r.users = r.users.filter((u) => u !== user);
+    if (!r.users.length) msg.reactions = msg.reactions.filter((x) => x !== r);
+    return;
+  }
+  if (!r) {
+    r = { emoji, users: [] };
+    msg.reactions.push(r);
+  }
+  if (!r.users.includes(user)) r.users.push(user);
 }

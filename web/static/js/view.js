@@ -408,7 +408,7 @@ export class View {
       preview = c.kind === 'group' ? `${[...c.typing.keys()][0]} is typing…` : 'typing…';
     } else if (last) {
       const who = last.from === app.me ? 'You: ' : c.kind === 'group' ? `${last.from}: ` : '';
-      preview = who + last.content.replace(/\s+/g, ' ');
+      preview = who + (last.deleted ? 'Message deleted' : last.content.replace(/\s+/g, ' '));
     } else if (c.kind === 'group') {
       preview = 'No messages yet';
     } else {
@@ -561,7 +561,8 @@ export class View {
         (ni < notes.length && notes[ni].time <= next.time);
       const mine = msg.from === this.app.me;
       const showAuthor = first && !mine && c.kind === 'group';
-      const sig = [msg.state, msg.error || '', msg.seq, first, last, showAuthor, clock(msg.time)].join('|');
+      const sig = [msg.state, msg.error || '', msg.seq, first, last, showAuthor, clock(msg.time), msg.content,
+        msg.edited, msg.deleted, JSON.stringify(msg.reactions || [])].join('|');
       put(msg.renderKey, sig, () => this.messageRow(msg, { mine, first, last, showAuthor }));
       prev = msg;
     }
@@ -620,8 +621,15 @@ export class View {
     },
     showAuthor ? h('div', { class: 'msg-author', testid: 'message-author' }, msg.from) : null,
     h('div', { class: 'bubble' },
-      h('span', { class: 'msg-text', testid: 'message-text' }, msg.content),
-      h('span', { class: 'msg-meta' }, ...meta)));
+      msg.deleted
+        ? h('span', { class: 'msg-text msg-deleted', testid: 'message-text' }, 'Message deleted')
+        : h('span', { class: 'msg-text', testid: 'message-text' }, msg.content),
+      msg.edited && !msg.deleted ? h('span', { class: 'msg-edited', testid: 'message-edited' }, 'edited') : null,
+      h('span', { class: 'msg-meta' }, ...meta)),
+    msg.reactions && msg.reactions.length
+      ? h('div', { class: 'msg-reactions', testid: 'message-reactions' },
+        ...msg.reactions.map((r) => h('span', { class: 'reaction', title: r.users.join(', ') }, `${r.emoji} ${r.users.length}`)))
+      : null);
     if (msg.clientId) row.dataset.clientId = msg.clientId;
     if (msg.state === 'failed') {
       row.append(h('div', { class: 'msg-error', testid: 'message-error' },

@@ -13,9 +13,10 @@
 // and server frames), key presses, window sizes and ticks. Outputs are
 // frames written through a Sender and the rendered screen.
 //
-// What is shown is acknowledged: when the selected conversation's pane is
-// at its newest line, a cumulative ACK up to its highest seq is sent (one
-// per conversation after the offline delivery, then one per new message).
+// What is shown is read: when the selected conversation's pane is at its
+// newest line, a cumulative READ (which is also an ACK) up to its highest
+// seq is sent (one per conversation after the offline delivery, then one
+// per new message).
 //
 // Concurrency: a Model is used by one goroutine (Bubble Tea's event loop);
 // the Sender may be called from it and must not block for long.

@@ -352,9 +352,10 @@ func (m *Model) loadHistory(c *Conversation, older bool) {
 	}
 }
 
-// ackVisible acknowledges the messages of the shown conversation when its
-// newest messages are on screen (the pane is at the bottom). During the
-// offline delivery it waits for the INFO that ends it, to send one ACK.
+// ackVisible marks the messages of the shown conversation read (READ, which
+// is also an ACK) when its newest messages are on screen (the pane is at
+// the bottom). During the offline delivery it waits for the INFO that ends
+// it, to send one READ.
 func (m *Model) ackVisible() {
 	c := m.Selected()
 	if c == nil || m.scroll > 0 || m.state != online || m.syncing {
@@ -362,7 +363,8 @@ func (m *Model) ackVisible() {
 	}
 	c.Unread = 0
 	if top := c.maxSeq(); top > c.Acked {
-		f := map[string]any{"type": "ACK", "seq": top}
+		// READ marks them read, and is also an ACK.
+		f := map[string]any{"type": "READ", "seq": top}
 		if c.Group {
 			f["groupId"] = c.Key
 		} else {

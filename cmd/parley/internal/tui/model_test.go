@@ -24,7 +24,7 @@ func TestStartOfflineDeliveryAndAck(t *testing.T) {
 	// it shows is acknowledged once, after the offline delivery.
 	h.expectSent(
 		map[string]any{"type": "GET_ONE_TO_ONE_HISTORY", "to": "bob", "limit": 50, "id": "r1"},
-		map[string]any{"type": "ACK", "chatId": "alice-bob", "seq": 2},
+		map[string]any{"type": "READ", "chatId": "alice-bob", "seq": 2},
 	)
 	c := h.m.Conversation("alice-bob")
 	if len(c.Msgs) != 2 || c.Unread != 0 || c.Acked != 2 {
@@ -54,7 +54,7 @@ func TestStartOfflineDeliveryAndAck(t *testing.T) {
 		}
 		h.expectSent(
 			map[string]any{"type": "GET_GROUP_CHAT_HISTORY", "groupId": "gteam"},
-			map[string]any{"type": "ACK", "groupId": "gteam", "seq": 6},
+			map[string]any{"type": "READ", "groupId": "gteam", "seq": 6},
 		)
 		if g.Unread != 0 {
 			t.Fatalf("group unread %d after showing it", g.Unread)
@@ -63,7 +63,7 @@ func TestStartOfflineDeliveryAndAck(t *testing.T) {
 
 	t.Run("a live message in the shown conversation is acknowledged", func(t *testing.T) {
 		h.frame(gm("m7", 7, "gteam", "bob", "again"))
-		h.expectSent(map[string]any{"type": "ACK", "groupId": "gteam", "seq": 7})
+		h.expectSent(map[string]any{"type": "READ", "groupId": "gteam", "seq": 7})
 		h.frame(gm("m7", 7, "gteam", "bob", "again")) // a duplicate
 		h.expectSent()
 	})
@@ -100,7 +100,7 @@ func TestSendMessageAndTyping(t *testing.T) {
 	}
 	h.expectScreen("20:00 alice: hey")
 	h.expectNotScreen("hey …")
-	h.expectSent(map[string]any{"type": "ACK", "chatId": "alice-bob", "seq": 3})
+	h.expectSent(map[string]any{"type": "READ", "chatId": "alice-bob", "seq": 3})
 
 	t.Run("a refused message is marked", func(t *testing.T) {
 		h.enter("no")
@@ -233,7 +233,7 @@ func TestHistoryPagesBack(t *testing.T) {
 		return fmt.Sprintf(`{"type":"ONE_TO_ONE_CHAT_HISTORY","id":%q,"chatId":"alice-bob","hasMore":%v,"messages":[%s]}`, id, more, strings.Join(ms, ","))
 	}
 	h.frame(page("r1", 71, 120, true))
-	h.expectSent(map[string]any{"type": "ACK", "seq": 120})
+	h.expectSent(map[string]any{"type": "READ", "seq": 120})
 	h.expectScreen("message 120")
 	h.expectNotScreen("message 71 ")
 	if !h.m.Conversation("alice-bob").HasOlder() {
@@ -269,7 +269,7 @@ func TestHistoryPagesBack(t *testing.T) {
 	h.expectSent()
 	h.expectScreen("(1 new)")
 	h.key(tea.KeyEscape)
-	h.expectSent(map[string]any{"type": "ACK", "seq": 121})
+	h.expectSent(map[string]any{"type": "READ", "seq": 121})
 	h.expectScreen("new one")
 	if c := h.m.Conversation("alice-bob"); len(c.Msgs) != 121 || c.Unread != 0 {
 		t.Fatalf("%d messages, unread %d", len(c.Msgs), c.Unread)
