@@ -119,6 +119,7 @@ func testClusterChat(t *testing.T, store messageStore) {
 	cc, _, _ := n3.chat(carol)
 
 	t.Run("one-to-one", func(t *testing.T) {
+		ca, cb := ca.in(t), cb.in(t)
 		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "m1", "to": bob.name, "content": "from node A"})
 		ok := ca.expect("SUCCESS")
 		if m := cb.expect("ONE_TO_ONE_CHAT"); m.Content != "from node A" || m.From != alice.name || m.Seq != 1 || m.MessageID != ok.MessageID {
@@ -132,6 +133,7 @@ func testClusterChat(t *testing.T, store messageStore) {
 	})
 
 	t.Run("idempotent across nodes", func(t *testing.T) {
+		ca, cb := ca.in(t), cb.in(t)
 		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "twice", "to": bob.name, "content": "once"})
 		ok := ca.expect("SUCCESS")
 		cb.expect("ONE_TO_ONE_CHAT")
@@ -147,6 +149,7 @@ func testClusterChat(t *testing.T, store messageStore) {
 	})
 
 	t.Run("gapless seq under concurrent sends", func(t *testing.T) {
+		ca, cb := ca.in(t), cb.in(t)
 		const per = 25
 		var mu sync.Mutex
 		var seqs []int64
@@ -193,6 +196,7 @@ func testClusterChat(t *testing.T, store messageStore) {
 	})
 
 	t.Run("concurrent repeats on two nodes", func(t *testing.T) {
+		cb := cb.in(t)
 		// Dave's two connections, on nodes A and B, send the same ten ids
 		// three times each at once: ten messages, each answered with the
 		// same id and seq every time, and delivered once.
@@ -267,6 +271,7 @@ func testClusterChat(t *testing.T, store messageStore) {
 	})
 
 	t.Run("groups", func(t *testing.T) {
+		ca, cb, cc := ca.in(t), cb.in(t), cc.in(t)
 		ca.send(obj{"type": "CREATE_GROUP", "name": "across nodes", "members": []string{bob.name}})
 		gid := ca.expect("SUCCESS").GroupID
 		cb.expect("GROUP_MEMBER_JOINED") // the creator, then bob

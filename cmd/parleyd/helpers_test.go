@@ -149,6 +149,15 @@ func (s *testServer) chat(u *user) (*conn, client.Frame, []client.Frame) {
 	}
 }
 
+// in returns the connection bound to t, for a subtest of the test that
+// dialed it: the subtest's failures must stop the subtest, and a parent's
+// FailNow called from a subtest is itself an error.
+func (c *conn) in(t testing.TB) *conn {
+	d := *c
+	d.t = t
+	return &d
+}
+
 const (
 	wait = 5 * time.Second
 	ms   = time.Millisecond
