@@ -7,7 +7,9 @@
 // Each socket keeps count of the bytes handed to it and the bytes the
 // kernel took (nbio's OnWrittenSize), which bounds its outbound queue: past
 // MaxQueueBytes, WriteText returns hub.ErrSlow and the hub closes it with
-// 1013.
+// 1013. The kernel's send buffer of each socket is bounded too
+// (SendBufferBytes): left to autotuning it grows to megabytes, which a
+// client that does not read fills before the queue bound is ever reached.
 package ws
 
 import (
@@ -32,6 +34,10 @@ type Config struct {
 	// MaxQueueBytes bounds each connection's unsent outbound bytes
 	// (default 1 MiB).
 	MaxQueueBytes int
+	// SendBufferBytes is the kernel send buffer (SO_SNDBUF) of each socket
+	// (default 256 KiB; negative: the kernel's autotuning). Bytes the kernel
+	// holds do not count toward MaxQueueBytes.
+	SendBufferBytes int
 	// Pollers is the number of epoll goroutines (default 2).
 	Pollers int
 	// CheckOrigin, when set, vets the Origin of each upgrade.
@@ -90,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Pollers <= 0 {
 		cfg.Pollers = 2
+	}
+	if cfg.SendBufferBytes == 0 {
+		cfg.SendBufferBytes = 256 << 10
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -183,6 +192,11 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hu
 	wsc, err := s.upgrader.UpgradeAndTransferConnToPoller(w, r, nil)
 	if err != nil {
 		return err
+	}
+	if c, ok := wsc.UnderlayerConn().(interface{ SetWriteBuffer(int) error }); ok && s.cfg.SendBufferBytes > 0 {
+		if err := c.SetWriteBuffer(s.cfg.SendBufferBytes); err != nil {
+			s.log.Debug("setting the send buffer", "err", err)
+		}
 	}
 	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s,
 		room: make(chan struct{}, 1), done: make(chan struct{})}
