@@ -34,7 +34,7 @@ func cmdChat(ctx context.Context, args []string, e *env) error {
 	api := client.New(cf.server)
 	tokens := &storedTokens{store: store, server: cf.server, api: api, now: time.Now}
 	sess := &client.Session{Client: api, Tokens: tokens}
-	model := tui.New(tui.Options{Username: creds.Username, Server: cf.server, Sender: sess})
+	model := tui.New(tui.Options{Username: creds.Username, Server: cf.server, Sender: sess, FindUsers: finder(api, tokens)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -72,4 +72,18 @@ func cmdChat(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	return nil
+}
+
+// finder is the lookup behind /find: GET /users with the session's
+// access token.
+func finder(api *client.Client, tokens client.TokenSource) func(string) ([]string, error) {
+	return func(prefix string) ([]string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		token, err := tokens.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return api.FindUsers(ctx, token, prefix, 20)
+	}
 }

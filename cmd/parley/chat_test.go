@@ -1,10 +1,12 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/parley-chat/parley/client"
 	"github.com/parley-chat/parley/cmd/parley/internal/tui"
@@ -25,7 +27,7 @@ func startLive(t *testing.T, s *testserver.Server, src *storedTokens) *live {
 	t.Helper()
 	sess, events, _ := runSession(t, s, src)
 	c, _ := src.store.get(s.URL())
-	m := tui.New(tui.Options{Username: c.Username, Server: s.URL(), Sender: sess})
+	m := tui.New(tui.Options{Username: c.Username, Server: s.URL(), Sender: sess, FindUsers: finder(src.api, src)})
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	l := &live{t: t, m: m, sess: sess, events: events}
 	l.until("ready", m.Ready)
@@ -54,7 +56,10 @@ func (l *live) enter(line string) {
 	for _, r := range line {
 		l.m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
-	l.m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	_, cmd := l.m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if strings.HasPrefix(line, "/find ") && cmd != nil {
+		l.m.Update(cmd()) // the lookup, as Bubble Tea would run it
+	}
 }
 
 func (l *live) conv(key string) *tui.Conversation { return l.m.Conversation(key) }
@@ -105,5 +110,43 @@ func TestChatAgainstServer(t *testing.T) {
 	b.until("group message", func() bool { return len(b.conv(gid).Msgs) == 1 })
 	if g := b.conv(gid); g.Unread != 1 || g.Title != "crew" {
 		t.Fatalf("bob's group: unread %d, title %q", g.Unread, g.Title)
+	}
+}
+
+// TestChatTimelineAgainstServer: edits, reactions, replies, deletions and
+// read marks made in one terminal client reach the other through a real
+// server, and /find asks the server's directory.
+func TestChatTimelineAgainstServer(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	aliceTokens, bobTokens := loggedIn(t, s, "alice"), loggedIn(t, s, "bob")
+	a, b := startLive(t, s, aliceTokens), startLive(t, s, bobTokens)
+	shows := func(l *live, what string) func() bool {
+		return func() bool { return strings.Contains(ansi.Strip(l.m.Render()), what) }
+	}
+
+	a.enter("/find bo")
+	a.until("found bob", func() bool { return strings.Contains(a.m.Status(), "found: bob") })
+	a.enter("/chat bob")
+	a.enter("helo bob")
+	b.until("the message", shows(b, "alice: helo bob"))
+	b.m.Update(tea.KeyPressMsg{Code: tea.KeyTab}) // bob looks at it: READ
+	a.until("read by bob", shows(a, "helo bob ✓✓"))
+
+	a.enter("/edit hello bob")
+	b.until("the edit", shows(b, "alice: hello bob (edited)"))
+	b.enter("/react 👍")
+	a.until("bob's reaction", shows(a, "👍 1"))
+	b.enter("/reply hi!")
+	a.until("the reply", shows(a, "↪ alice: hello bob"))
+	a.enter("/delete #1")
+	b.until("the deletion", shows(b, "alice: (message deleted)"))
+
+	// bob comes back: the history carries the state of each message.
+	b.sess.Close()
+	b = startLive(t, s, bobTokens)
+	b.until("history", func() bool { c := b.conv("alice-bob"); return c != nil && c.Loaded })
+	b.until("state from history", shows(b, "alice: (message deleted)"))
+	if screen := ansi.Strip(b.m.Render()); !strings.Contains(screen, "bob: hi!") || strings.Contains(screen, "hello bob (edited)") {
+		t.Fatalf("bob's screen after reconnecting:\n%s", screen)
 	}
 }

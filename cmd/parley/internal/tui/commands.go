@@ -13,6 +13,11 @@ const Help = `/chat USER            open the one-to-one chat with USER
 /leave                leave the group shown
 /members              list the members of the group shown
 /add USER, /remove USER   add or remove a member of the group shown
+/edit [#N] TEXT, /delete [#N]   edit or delete your last message (or #N)
+/react [#N] EMOJI     react to the last message (or #N); again to undo
+/reply [#N] TEXT      reply to the last message of someone else (or #N)
+/seqs                 show or hide message numbers (#N)
+/find PREFIX          find people whose name starts with PREFIX
 /quit                 leave parley (also ctrl+c)
 keys: tab/shift+tab (ctrl+n/ctrl+p) switch conversations; pgup/pgdown,
 up/down and the mouse wheel scroll (older history loads at the top);
@@ -92,7 +97,14 @@ func (m *Model) command(line string) tea.Cmd {
 			kind, typ = reqRemove, "REMOVE_GROUP_MEMBER"
 		}
 		m.send(request{kind: kind, key: c.Key, arg: args[0]}, map[string]any{"type": typ, "groupId": c.Key, "username": args[0]})
+	case "/find":
+		return m.find(args)
+	case "/seqs":
+		m.showSeqs = !m.showSeqs
 	default:
+		if m.timelineCommand(name, args) {
+			return nil
+		}
 		m.setError("unknown command " + name + " (/help lists them)")
 	}
 	return nil

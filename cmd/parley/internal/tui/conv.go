@@ -20,6 +20,21 @@ type Message struct {
 	Pending bool
 	// Failed holds the server's refusal of a send.
 	Failed string
+
+	// The timeline (protocol 1.1): Kind says what the entry is ("" or
+	// "message", "edit", "delete", "reaction"); Target is the seq an edit,
+	// deletion or reaction acts on, Emoji and Removed a reaction's. A
+	// message carries its state: ReplyTo, Edited, Deleted, Reactions.
+	Kind      string
+	Target    int64
+	Emoji     string
+	Removed   bool
+	ReplyTo   int64
+	Edited    bool
+	Deleted   bool
+	Reactions []client.Reaction
+	// stateSeq is the newest entry the message's state is known to cover.
+	stateSeq int64
 }
 
 // notice is a local line (someone joined, the member list) shown after the
@@ -56,6 +71,12 @@ type Conversation struct {
 	// Typing maps who is typing to when they last said so.
 	Typing     map[string]time.Time
 	typingSent time.Time
+	// reads are the participants' read positions (READ_RECEIPT, INIT_DATA,
+	// GET_GROUP_MEMBERS); owner is a group's owner, once known.
+	reads map[string]int64
+	owner string
+	// membersAsked: GET_GROUP_MEMBERS was sent for reads and owner.
+	membersAsked bool
 }
 
 func newConversation(key string, group bool, title string) *Conversation {
@@ -149,6 +170,9 @@ func (c *Conversation) entries() []entry {
 	var out []entry
 	n := 0
 	for i := range shown {
+		if !shown[i].IsMessage() {
+			continue // edits, deletions and reactions show in their target
+		}
 		for n < len(c.notices) && c.notices[n].AfterSeq < shown[i].Seq {
 			if i > 0 || c.notices[n].AfterSeq == shown[i].Seq-1 {
 				out = append(out, entry{notice: c.notices[n].Text})
@@ -169,10 +193,12 @@ func (c *Conversation) entries() []entry {
 // messageOf converts a delivered or history frame.
 func messageOf(f client.Frame) Message {
 	content := f.Content
-	if f.Erased {
+	if f.Erased && f.Kind != kindEdit {
 		content = "(message erased)"
 	}
-	return Message{ID: f.MessageID, Seq: f.Seq, From: f.From, Content: content, Time: parseTime(f.Timestamp)}
+	return Message{ID: f.MessageID, Seq: f.Seq, From: f.From, Content: content, Time: parseTime(f.Timestamp),
+		Kind: f.Kind, Target: f.Target, Emoji: f.Emoji, Removed: f.Removed,
+		ReplyTo: f.ReplyTo, Edited: f.Edited, Deleted: f.Deleted, Reactions: f.Reactions}
 }
 
 func parseTime(s string) time.Time {

@@ -9,6 +9,13 @@
 // client ids are idempotency keys, so after a reconnect they are sent again
 // and the server stores each once.
 //
+// The timeline (protocol 1.1): edits, deletions and reactions are entries
+// with seqs of their own, kept among the messages (so that the shown run
+// of consecutive seqs has no gaps) but not shown as lines; each changes the
+// message it targets. A message that arrives with its state (history,
+// offline delivery) already covers the entries up to the conversation's
+// last known seq, which are not applied to it again.
+//
 // Inputs are client.Event values (from a client.Session: connection state
 // and server frames), key presses, window sizes and ticks. Outputs are
 // frames written through a Sender and the rendered screen.

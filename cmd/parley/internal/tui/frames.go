@@ -15,8 +15,10 @@ func (m *Model) handleFrame(f client.Frame) tea.Cmd {
 	switch f.Type {
 	case "INIT_DATA":
 		m.initData(f)
-	case "ONE_TO_ONE_CHAT", "GROUP_CHAT":
+	case "ONE_TO_ONE_CHAT", "GROUP_CHAT", "MESSAGE_EDITED", "MESSAGE_DELETED", "REACTION":
 		m.receive(f)
+	case "READ_RECEIPT":
+		m.readReceipt(f)
 	case "INFO":
 		if f.Event == "offline_delivered" {
 			m.syncing = false
@@ -71,6 +73,7 @@ func (m *Model) initData(f client.Frame) {
 		}
 		c.LastSeq = max(c.LastSeq, ch.LastSeq)
 		c.Unread = ch.Unread
+		c.read(ch.With, ch.PeerReadSeq)
 	}
 	for _, g := range f.Groups {
 		groups[g.GroupID] = true
@@ -106,7 +109,7 @@ func (m *Model) initData(f client.Frame) {
 // of ours), once.
 func (m *Model) receive(f client.Frame) {
 	var c *Conversation
-	if f.Type == "GROUP_CHAT" {
+	if f.GroupID != "" {
 		c = m.ensure(f.GroupID, true, f.GroupID)
 	} else {
 		peer := f.From
@@ -120,20 +123,20 @@ func (m *Model) receive(f client.Frame) {
 		c = m.ensure(key, false, peer)
 	}
 	msg := messageOf(f)
-	if !c.add(msg) {
+	newest := msg.Seq > c.LastSeq
+	if !m.addEntry(c, msg) {
 		return // a duplicate: at-least-once delivery
 	}
-	delete(c.Typing, msg.From)
-	if msg.Seq > c.LastSeq {
-		c.LastSeq = msg.Seq
-		if msg.From != m.me && !f.Offline {
+	if msg.IsMessage() {
+		delete(c.Typing, msg.From)
+		if newest && msg.From != m.me && !f.Offline {
 			c.Unread++
 		}
 	}
 	if c == m.Selected() {
-		if m.scroll > 0 && msg.Seq == c.maxSeq() {
+		if m.scroll > 0 && msg.IsMessage() && msg.Seq == c.maxSeq() {
 			// Keep the lines being read in place.
-			m.scroll += len(m.messageLines(msg, m.paneWidth()))
+			m.scroll += len(m.messageLines(c, msg, m.paneWidth()))
 		}
 		m.ackVisible()
 	}
@@ -159,11 +162,12 @@ func (m *Model) success(f client.Frame) {
 		}
 		p := c.Pending[i]
 		c.Pending = append(c.Pending[:i], c.Pending[i+1:]...)
-		c.add(Message{ID: f.MessageID, Seq: f.Seq, From: m.me, Content: p.Content, Time: parseTime(f.Timestamp)})
-		c.LastSeq = max(c.LastSeq, f.Seq)
+		m.addEntry(c, Message{ID: f.MessageID, Seq: f.Seq, From: m.me, Content: p.Content, ReplyTo: p.ReplyTo, Time: parseTime(f.Timestamp)})
 		if c == m.Selected() {
 			m.ackVisible()
 		}
+	case reqEdit, reqDelete, reqReact:
+		m.timelineSuccess(r, f)
 	case reqCreate:
 		c := m.ensure(f.GroupID, true, f.Name)
 		c.Title = f.Name
@@ -172,8 +176,8 @@ func (m *Model) success(f client.Frame) {
 		m.selectKey(c.Key)
 	case reqJoin:
 		c := m.ensure(f.GroupID, true, f.GroupID)
-		m.send(request{kind: reqMembers, key: c.Key, quiet: true},
-			map[string]any{"type": "GET_GROUP_MEMBERS", "groupId": c.Key})
+		c.membersAsked = m.send(request{kind: reqMembers, key: c.Key, quiet: true},
+			map[string]any{"type": "GET_GROUP_MEMBERS", "groupId": c.Key}) == nil
 		m.selectKey(c.Key)
 		m.setStatus("joined " + f.GroupID)
 	case reqLeave:
@@ -251,8 +255,7 @@ func (m *Model) history(f client.Frame) {
 	}
 	c.Loading = false
 	for _, h := range f.Messages {
-		c.add(messageOf(h))
-		c.LastSeq = max(c.LastSeq, h.Seq)
+		m.addEntry(c, messageOf(h))
 	}
 	if c == m.Selected() {
 		m.ackVisible()
@@ -269,6 +272,12 @@ func (m *Model) members(f client.Frame) {
 	}
 	if f.Name != "" {
 		c.Title = f.Name
+	}
+	if f.Owner != "" {
+		c.owner = f.Owner
+	}
+	for _, mb := range f.Members {
+		c.read(mb.Username, mb.ReadSeq)
 	}
 	if r.quiet {
 		return

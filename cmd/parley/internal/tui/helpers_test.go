@@ -59,15 +59,20 @@ type harness struct {
 	ids   int
 }
 
-// newHarness returns a model of alice, 100x30, not yet connected.
-func newHarness(t testing.TB) *harness {
+// newHarness returns a model of alice, 100x30, not yet connected; edits
+// change its options.
+func newHarness(t testing.TB, edits ...func(*tui.Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, out: &sender{t: t}, clock: &clock{now: time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)}}
-	h.m = tui.New(tui.Options{
+	o := tui.Options{
 		Username: "alice", Server: "http://127.0.0.1:3000", Sender: h.out,
 		Now: h.clock.Now, Location: time.UTC,
 		NewID: func() string { h.ids++; return fmt.Sprintf("r%d", h.ids) },
-	})
+	}
+	for _, e := range edits {
+		e(&o)
+	}
+	h.m = tui.New(o)
 	h.update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	return h
 }

@@ -75,14 +75,14 @@ func (m *Model) submit() tea.Cmd {
 		return m.command(line)
 	}
 	line = strings.TrimPrefix(line, "/") // "//x" sends "/x"
-	m.sendMessage(line)
+	m.sendMessage(line, 0)
 	return nil
 }
 
-// sendMessage sends content to the shown conversation. The message shows
-// as pending until SUCCESS; if there is no connection it is sent on the
-// next one.
-func (m *Model) sendMessage(content string) {
+// sendMessage sends content to the shown conversation, as a reply to the
+// message with seq replyTo when it is not 0. The message shows as pending
+// until SUCCESS; if there is no connection it is sent on the next one.
+func (m *Model) sendMessage(content string, replyTo int64) {
 	c := m.Selected()
 	if c == nil {
 		m.setError("no conversation: /chat USER or /join GROUP first")
@@ -93,13 +93,16 @@ func (m *Model) sendMessage(content string) {
 		return
 	}
 	f := map[string]any{"content": content}
+	if replyTo > 0 {
+		f["replyTo"] = replyTo
+	}
 	if c.Group {
 		f["type"], f["groupId"] = "GROUP_CHAT", c.Key
 	} else {
 		f["type"], f["to"] = "ONE_TO_ONE_CHAT", c.Peer
 	}
 	err := m.send(request{kind: reqSend, key: c.Key}, f)
-	c.Pending = append(c.Pending, Message{ReqID: f["id"].(string), From: m.me, Content: content, Time: m.opts.Now(), Pending: true})
+	c.Pending = append(c.Pending, Message{ReqID: f["id"].(string), From: m.me, Content: content, ReplyTo: replyTo, Time: m.opts.Now(), Pending: true})
 	if err != nil {
 		m.setStatus("queued until reconnected")
 	}

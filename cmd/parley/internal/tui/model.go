@@ -42,6 +42,9 @@ type Options struct {
 	HistoryPage int
 	// Location is the time zone of message times (default time.Local).
 	Location *time.Location
+	// FindUsers looks up usernames by prefix (GET /users), for /find; it
+	// runs outside Update. Nil: /find is unavailable.
+	FindUsers func(prefix string) ([]string, error)
 }
 
 // connState is the state of the connection, as the status line shows it.
@@ -65,6 +68,9 @@ const (
 	reqMembers
 	reqAdd
 	reqRemove
+	reqEdit
+	reqDelete
+	reqReact
 )
 
 // request is a frame of ours whose reply has not come yet.
@@ -74,7 +80,7 @@ type request struct {
 	older bool           // history: a page before the oldest shown
 	quiet bool           // members: only to learn a group's name
 	frame map[string]any // sends: sent again after a reconnect
-	arg   string         // the user added or removed
+	arg   string         // the user added or removed; an edit's text; a reaction's emoji
 }
 
 // Model is the Bubble Tea model of `parley chat`. Update is the only place
@@ -91,6 +97,9 @@ type Model struct {
 	input         textinput.Model
 	width, height int
 	scroll        int // lines scrolled up from the bottom of the pane
+
+	// showSeqs: each message shows its #seq, which /edit, /react... take.
+	showSeqs bool
 
 	state   connState
 	syncing bool // between INIT_DATA and INFO offline_delivered
@@ -162,6 +171,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case tea.MouseWheelDown:
 			m.scrollDown(3)
 		}
+		return m, nil
+	case foundUsers:
+		m.showFound(msg)
 		return m, nil
 	case Tick:
 		if m.expireTyping() {
@@ -325,6 +337,11 @@ func (m *Model) selectIndex(i int) {
 	c := m.convs[i]
 	if !c.Loaded && !c.Loading && m.state == online {
 		m.loadHistory(c, false)
+		if c.Group && !c.membersAsked {
+			// Its members' read positions, for "seen by".
+			c.membersAsked = m.send(request{kind: reqMembers, key: c.Key, quiet: true},
+				map[string]any{"type": "GET_GROUP_MEMBERS", "groupId": c.Key}) == nil
+		}
 	}
 	m.ackVisible()
 }

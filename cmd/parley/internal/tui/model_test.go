@@ -52,8 +52,10 @@ func TestStartOfflineDeliveryAndAck(t *testing.T) {
 		if h.m.Selected() != g {
 			t.Fatalf("tab selected %v", h.m.Selected().Title)
 		}
+		// The history, the members (for their read positions), and a READ.
 		h.expectSent(
 			map[string]any{"type": "GET_GROUP_CHAT_HISTORY", "groupId": "gteam"},
+			map[string]any{"type": "GET_GROUP_MEMBERS", "groupId": "gteam"},
 			map[string]any{"type": "READ", "groupId": "gteam", "seq": 6},
 		)
 		if g.Unread != 0 {

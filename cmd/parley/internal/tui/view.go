@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -179,14 +180,15 @@ func (m *Model) paneLines(c *Conversation) []string {
 			lines = append(lines, strings.Split(ansi.Wrap(dim.Render("  "+clean(e.notice)), w, ""), "\n")...)
 			continue
 		}
-		lines = append(lines, m.messageLines(*e.msg, w)...)
+		lines = append(lines, m.messageLines(c, *e.msg, w)...)
 	}
 	return lines
 }
 
-// messageLines renders one message: time, sender, text, and its state
-// when it is ours and not yet stored.
-func (m *Model) messageLines(msg Message, w int) []string {
+// messageLines renders one message: the message it replies to, time,
+// sender, text, whether it was edited, its state when it is ours (pending,
+// refused, stored, read), and its reactions.
+func (m *Model) messageLines(c *Conversation, msg Message, w int) []string {
 	at := "     "
 	if !msg.Time.IsZero() {
 		at = msg.Time.In(m.opts.Location).Format("15:04")
@@ -195,16 +197,62 @@ func (m *Model) messageLines(msg Message, w int) []string {
 	if msg.From == m.me {
 		who = mine.Render(msg.From)
 	}
-	s := dim.Render(at) + " " + who + ": " + clean(msg.Content)
+	var lines []string
+	if msg.ReplyTo > 0 {
+		quote := fmt.Sprintf("#%d (not loaded)", msg.ReplyTo)
+		if t := c.find(msg.ReplyTo); t != nil {
+			text := clean(t.Content)
+			if t.Deleted {
+				text = "(message deleted)"
+			}
+			quote = t.From + ": " + strings.ReplaceAll(text, "\n", " ")
+		}
+		lines = append(lines, dim.Render(ansi.Truncate(strings.Repeat(" ", indent)+"↪ "+quote, w, "…")))
+	}
+	s := dim.Render(at) + " "
+	if m.showSeqs && msg.Seq > 0 {
+		s += dim.Render(fmt.Sprintf("#%d ", msg.Seq))
+	}
+	s += who + ": "
+	if msg.Deleted {
+		s += dim.Render("(message deleted)")
+	} else {
+		s += clean(msg.Content)
+	}
+	if msg.Edited && !msg.Deleted {
+		s += dim.Render(" (edited)")
+	}
 	switch {
 	case msg.Failed != "":
 		s += red.Render(" ✗ " + msg.Failed)
 	case msg.Pending:
 		s = dim.Render(ansi.Strip(s) + " …")
+	case msg.From == m.me && !msg.Deleted && c.Group:
+		if n := c.seenBy(msg.Seq, m.me); n > 0 {
+			s += dim.Render(fmt.Sprintf(" · seen by %d", n))
+		}
+	case msg.From == m.me && !msg.Deleted:
+		if c.reads[c.Peer] >= msg.Seq {
+			s += green.Render(" ✓✓")
+		} else {
+			s += dim.Render(" ✓")
+		}
 	}
-	lines := strings.Split(ansi.Wrap(s, max(w-indent, 10), ""), "\n")
-	for i := 1; i < len(lines); i++ {
-		lines[i] = strings.Repeat(" ", indent) + lines[i]
+	wrapped := strings.Split(ansi.Wrap(s, max(w-indent, 10), ""), "\n")
+	for i := 1; i < len(wrapped); i++ {
+		wrapped[i] = strings.Repeat(" ", indent) + wrapped[i]
+	}
+	lines = append(lines, wrapped...)
+	if len(msg.Reactions) > 0 {
+		var rs []string
+		for _, r := range msg.Reactions {
+			tag := clean(r.Emoji) + " " + fmt.Sprint(len(r.Users))
+			if slices.Contains(r.Users, m.me) {
+				tag = bold.Render(tag)
+			}
+			rs = append(rs, tag)
+		}
+		lines = append(lines, ansi.Truncate(strings.Repeat(" ", indent)+strings.Join(rs, "  "), w, "…"))
 	}
 	return lines
 }

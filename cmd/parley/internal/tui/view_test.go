@@ -28,14 +28,14 @@ func TestHelpWraps(t *testing.T) {
 	}
 	t.Run("no conversation", func(t *testing.T) {
 		h := newHarness(t)
-		h.update(tea.WindowSizeMsg{Width: 60, Height: 40})
+		h.update(tea.WindowSizeMsg{Width: 60, Height: 50})
 		h.connect(`{"type":"INIT_DATA","username":"alice","chats":[],"groups":[]}`)
 		h.enter("/help")
 		check(t, h)
 	})
 	t.Run("in a chat", func(t *testing.T) {
 		h := newHarness(t)
-		h.update(tea.WindowSizeMsg{Width: 60, Height: 60})
+		h.update(tea.WindowSizeMsg{Width: 60, Height: 70})
 		h.connect(initAliceBob)
 		h.enter("/help")
 		check(t, h)
