@@ -408,17 +408,23 @@ func (p *page) openConversation(title string, unread int) {
 // pressEnter sends the Enter key as a person's keyboard does. SendKeys("\n")
 // would also send a char event, which inserts a newline even though the page
 // cancelled the keydown.
-var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-		})
-		if err != nil {
-			return err
+var pressEnter = pressKey("Enter", 13)
+
+// pressKey sends a key without text (Enter, Escape, ArrowUp) to the
+// focused element: a key down and a key up.
+func pressKey(key string, code int64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: key, Code: key, WindowsVirtualKeyCode: code, NativeVirtualKeyCode: code,
+			})
+			if err != nil {
+				return err
+			}
 		}
-	}
-	return nil
-})
+		return nil
+	})
+}
 
 func (p *page) screenshot() []byte {
 	p.t.Helper()

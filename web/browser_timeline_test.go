@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,14 +69,6 @@ func TestBrowserTimeline(t *testing.T) {
 	nina.waitText(`[data-testid="message-reactions"]`, "🍜 1")
 	nina.waitJS(`document.querySelectorAll('[data-testid="message"]').length === 2`, "two messages, no entries shown as messages")
 
-	shot := nina.screenshot()
-	if os.Getenv("PARLEY_SCREENSHOT") != "" {
-		out := filepath.Join("..", "docs", "screenshots", "web-timeline.png")
-		if err := os.WriteFile(out, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved to %s", out)
-	}
 	if errs := nina.problems(); len(errs) > 0 {
 		t.Errorf("nina's page reported:\n%s", strings.Join(errs, "\n"))
 	}

@@ -3,6 +3,7 @@
 
 import { ChatSocket, FrameError, SocketClosed, newId } from './socket.js';
 import { Conversation, chatIdOf, convKey, parseTime } from './store.js';
+import { getJSON } from './session.js';
 
 const PAGE = 50;
 const GAP_PAGE = 200;
@@ -234,18 +235,18 @@ export class App {
 
   // ---- sending ----------------------------------------------------------
 
-  /** Sends a message; returns an error text when it cannot. */
-  send(c, text) {
+  /** Sends a message, as a reply to the message with seq replyTo when it
+   *  is not 0; returns an error text when it cannot. */
+  send(c, text, replyTo = 0) {
     const content = text.trim();
-    if (!content) return 'Type a message first.';
-    if (new TextEncoder().encode(content).length > MAX_CONTENT_BYTES) {
-      return `Messages can be at most ${MAX_CONTENT_BYTES} bytes long.`;
-    }
+    const bad = checkContent(content);
+    if (bad) return bad;
     const clientId = newId('m');
     const frame = c.kind === 'group'
       ? { type: 'GROUP_CHAT', id: clientId, groupId: c.id, content }
       : { type: 'ONE_TO_ONE_CHAT', id: clientId, to: c.with, content };
-    c.addPending(clientId, this.me, content);
+    if (replyTo > 0) frame.replyTo = replyTo;
+    c.addPending(clientId, this.me, content, replyTo);
     this.outbox.set(clientId, { frame, key: c.key, failed: false });
     this.typingSentAt.delete(c.key);
     this.view.update('conv', 'list');
@@ -281,6 +282,55 @@ export class App {
         if (c) c.failed(clientId, err.message);
         this.view.update('conv', 'list');
       });
+  }
+
+  /** Changes the text of one of the user's messages; returns an error text
+   *  when it cannot. The sending connection gets only SUCCESS, so the edit
+   *  is applied here. */
+  edit(c, msg, text) {
+    const content = text.trim();
+    const bad = checkContent(content);
+    if (bad) return bad;
+    if (content === msg.content) return '';
+    this.timeline(c, { type: 'EDIT_MESSAGE', ...c.target, seq: msg.seq, content }, 'edit', { content });
+    return '';
+  }
+
+  /** Deletes a message (the user's own, or anyone's in a group they own). */
+  remove(c, msg) {
+    this.timeline(c, { type: 'DELETE_MESSAGE', ...c.target, seq: msg.seq }, 'delete', {});
+  }
+
+  /** Adds the user's reaction with emoji to a message, or takes it back. */
+  react(c, msg, emoji) {
+    const mine = (msg.reactions || []).some((r) => r.emoji === emoji && r.users.includes(this.me));
+    this.timeline(c, { type: 'REACT', ...c.target, seq: msg.seq, emoji, remove: mine }, 'reaction',
+      { emoji, removed: mine });
+  }
+
+  /** Sends an edit, deletion or reaction and applies what SUCCESS stored. */
+  timeline(c, frame, kind, fields) {
+    if (!this.socket.online) {
+      this.view.toast('You are offline. Try again once reconnected.');
+      return;
+    }
+    this.socket.request(frame)
+      .then((r) => {
+        if (!r.messageId) return; // a reaction that changed nothing
+        c.addMessage({ ...fields, kind, messageId: r.messageId, seq: r.seq, target: r.target, from: this.me, timestamp: r.timestamp });
+        this.view.update('conv', 'list');
+        if (c.key === this.activeKey) this.ackActive();
+      })
+      .catch((err) => {
+        if (!(err instanceof SocketClosed)) this.view.toast(err.message || 'The server refused that.');
+      });
+  }
+
+  /** Usernames that start with prefix (GET /users), for the people search. */
+  async findUsers(prefix) {
+    const token = await this.session.freshToken();
+    const r = await getJSON('users?prefix=' + encodeURIComponent(prefix) + '&limit=8', token);
+    return Array.isArray(r.users) ? r.users.filter((u) => u !== this.me) : [];
   }
 
   retry(c, clientId) {
@@ -382,6 +432,7 @@ export class App {
       c.name = r.name || c.name;
       c.owner = r.owner || '';
       c.members = new Map((r.members || []).map((m) => [m.username, m.status]));
+      for (const m of r.members || []) c.read(m.username, m.readSeq);
     } catch (err) {
       if (err instanceof FrameError) this.view.toast(`Could not load members: ${err.message}`);
     }
@@ -427,6 +478,7 @@ export class App {
         this.onDelivery(f.groupId ? 'group' : 'chat', f); break;
       case 'PRESENCE_UPDATE': this.onPresence(f); break;
       case 'TYPING': this.onTyping(f); break;
+      case 'READ_RECEIPT': this.onReadReceipt(f); break;
       case 'GROUP_MEMBER_JOINED': this.onJoined(f); break;
       case 'GROUP_MEMBER_LEFT': this.onLeft(f); break;
       case 'ERROR': this.view.toast(f.msg || `The server reported an error (${f.code}).`); break;
@@ -455,6 +507,7 @@ export class App {
       const c = this.chat(ch.with, ch.chatId);
       c.status = ch.status || null;
       c.lastSeen = parseTime(ch.lastSeen);
+      c.read(ch.with, ch.peerReadSeq);
       this.applyCounts(c, ch);
     }
   }
@@ -551,6 +604,12 @@ export class App {
     this.view.update('list', 'conv');
   }
 
+  onReadReceipt(f) {
+    const key = f.groupId ? convKey('group', f.groupId) : convKey('chat', f.chatId || '');
+    const c = this.convs.get(key);
+    if (c && c.read(f.username, f.seq) && key === this.activeKey) this.view.update('conv');
+  }
+
   onTyping(f) {
     if (!f.from || f.from === this.me) return;
     const key = f.groupId ? convKey('group', f.groupId) : convKey('chat', f.chatId || '');
@@ -602,4 +661,13 @@ export class App {
     c.addNote(f.by === f.username ? `${f.username} left` : `${this.who(f.by)} removed ${f.username}`);
     this.view.update('list', 'conv');
   }
+}
+
+/** Why content cannot be sent, or ''. */
+function checkContent(content) {
+  if (!content) return 'Type a message first.';
+  if (new TextEncoder().encode(content).length > MAX_CONTENT_BYTES) {
+    return `Messages can be at most ${MAX_CONTENT_BYTES} bytes long.`;
+  }
+  return '';
 }

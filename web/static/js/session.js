@@ -21,18 +21,22 @@ export class ApiError extends Error {
 }
 
 /** POST a JSON body to a path relative to the page; returns the JSON reply. */
-export async function postJSON(path, body, token) {
-  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+export function postJSON(path, body, token) {
+  return requestJSON('POST', path, body === undefined ? '{}' : JSON.stringify(body), token);
+}
+
+/** GET a path relative to the page; returns the JSON reply. */
+export function getJSON(path, token) {
+  return requestJSON('GET', path, undefined, token);
+}
+
+async function requestJSON(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = 'Bearer ' + token;
   let res;
   try {
-    res = await fetch(path, {
-      method: 'POST',
-      headers,
-      body: body === undefined ? '{}' : JSON.stringify(body),
-      cache: 'no-store',
-      credentials: 'same-origin',
-    });
+    res = await fetch(path, { method, headers, body, cache: 'no-store', credentials: 'same-origin' });
   } catch {
     throw new ApiError('Cannot reach the server. Check your connection and try again.', 0, 'unavailable');
   }

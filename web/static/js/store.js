@@ -46,6 +46,7 @@ export class Conversation {
     this.typing = new Map(); // username -> timeout id
     this.members = null; // Map username -> status, once loaded
     this.owner = '';
+    this.reads = new Map(); // username -> read position (READ_RECEIPT, INIT_DATA, GET_GROUP_MEMBERS)
     this.lastActivity = 0; // ms of the newest message, for ordering the list
     this.previewRequested = false;
     this.sortedCache = null;
@@ -62,6 +63,31 @@ export class Conversation {
 
   changed() {
     this.sortedCache = null;
+  }
+
+  /** Records that user has read up to seq (positions never move back). */
+  read(user, seq) {
+    const s = Number(seq) || 0;
+    if (!user || s <= (this.reads.get(user) || 0)) return false;
+    this.reads.set(user, s);
+    this.changed();
+    return true;
+  }
+
+  /** The participants other than from who have read up to seq. */
+  seenBy(seq, from) {
+    const out = [];
+    for (const [user, at] of this.reads) if (user !== from && at >= seq) out.push(user);
+    return out.sort();
+  }
+
+  /** The newest stored message of user that is not deleted, or null. */
+  lastOf(user) {
+    let best = null;
+    for (const m of this.msgs.values()) {
+      if (!m.hidden && m.seq && m.from === user && !m.deleted && (!best || m.seq > best.seq)) best = m;
+    }
+    return best;
   }
 
   /** Adds a delivered or historical entry; returns it when it is new. An
@@ -123,8 +149,9 @@ export class Conversation {
     return entry;
   }
 
-  /** Adds an outgoing message waiting for its SUCCESS. */
-  addPending(clientId, from, content) {
+  /** Adds an outgoing message waiting for its SUCCESS (replyTo: the seq
+   *  it answers, or 0). */
+  addPending(clientId, from, content, replyTo = 0) {
     const msg = {
       key: 'l:' + clientId,
       renderKey: 'l:' + clientId,
@@ -135,6 +162,8 @@ export class Conversation {
       content,
       time: new Date(),
       state: 'pending',
+      replyTo,
+      reactions: [],
     };
     this.msgs.set(msg.key, msg);
     this.bump(msg);

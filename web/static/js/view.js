@@ -4,6 +4,8 @@
 import { $, h, icon, avatar, paintAvatar, clock, dayLabel, sameDay, listTime, ago } from './dom.js';
 
 const CLUSTER_MS = 5 * 60_000;
+const PICKER = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
+const URL_RE = /\bhttps?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'"]/g;
 const NARROW = window.matchMedia('(max-width: 760px)');
 
 export class View {
@@ -18,6 +20,12 @@ export class View {
     this.anchor = null; // {height, top} to keep while older messages arrive
     this.scrollToDivider = false; // scroll to "New messages" once it is drawn
     this.drafts = new Map();
+    this.mode = null; // {kind: 'edit' | 'reply', key, seq}: what the composer does
+    this.pickerFor = ''; // the message whose reaction picker is open
+    this.deleteArmed = ''; // the message whose delete button asks to be clicked again
+    this.deleteTimer = 0;
+    this.searchTimer = 0;
+    this.searchSeq = 0;
     this.detailsOpen = false;
     this.leaveArmed = 0;
     this.connTimer = 0;
@@ -61,6 +69,8 @@ export class View {
     this.itemCache.clear();
     this.shownKey = null;
     this.drafts.clear();
+    this.mode = null;
+    this.pickerFor = '';
     this.detailsOpen = false;
     this.el.rows.replaceChildren();
     this.el.list.replaceChildren();
@@ -100,7 +110,27 @@ export class View {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
         this.submitMessage();
+      } else if (ev.key === 'Escape' && this.mode) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        this.setMode(null);
+      } else if (ev.key === 'ArrowUp' && e.input.value === '' && !this.mode) {
+        // Up in an empty composer edits the user's last message.
+        const c = this.app && this.app.active;
+        const last = c && c.lastOf(this.app.me);
+        if (last) {
+          ev.preventDefault();
+          this.startEdit(c, last);
+        }
       }
+    });
+    $('composer-mode-cancel').addEventListener('click', () => this.setMode(null));
+    $('chat-username').addEventListener('input', () => this.searchPeople());
+    $('people-results').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-username]');
+      if (!b) return;
+      $('chat-username').value = b.dataset.username;
+      this.submitChat();
     });
     e.input.addEventListener('input', () => {
       e.send.disabled = e.input.value.trim() === '';
@@ -131,16 +161,93 @@ export class View {
     const btn = ev.target.closest('button[data-action]');
     if (!btn || !this.app) return;
     const c = this.app.active;
-    const row = btn.closest('[data-client-id]');
+    const row = btn.closest('[data-testid="message"]');
     if (!c || !row) return;
-    if (btn.dataset.action === 'retry') this.app.retry(c, row.dataset.clientId);
-    if (btn.dataset.action === 'discard') this.app.discard(c, row.dataset.clientId);
+    const action = btn.dataset.action;
+    if (action === 'retry') this.app.retry(c, row.dataset.clientId);
+    if (action === 'discard') this.app.discard(c, row.dataset.clientId);
+    const msg = c.bySeq.get(Number(row.dataset.seq) || 0);
+    if (!msg || msg.hidden) return;
+    switch (action) {
+      case 'reply': this.setMode({ kind: 'reply', key: c.key, seq: msg.seq }); break;
+      case 'edit': this.startEdit(c, msg); break;
+      case 'delete':
+        // Two clicks: the first arms the button, for a few seconds.
+        if (this.deleteArmed === msg.key) {
+          this.deleteArmed = '';
+          this.app.remove(c, msg);
+        } else {
+          this.deleteArmed = msg.key;
+          clearTimeout(this.deleteTimer);
+          this.deleteTimer = setTimeout(() => { this.deleteArmed = ''; this.update('conv'); }, 4000);
+        }
+        this.update('conv');
+        break;
+      case 'react':
+        this.pickerFor = this.pickerFor === msg.key ? '' : msg.key;
+        this.update('conv');
+        break;
+      case 'pick':
+      case 'toggle-reaction':
+        this.pickerFor = '';
+        this.app.react(c, msg, btn.dataset.emoji);
+        this.update('conv');
+        break;
+      case 'goto': this.goTo(c, Number(btn.dataset.seq)); break;
+      default: break;
+    }
+  }
+
+  /** Scrolls to the message with seq and flashes it. */
+  goTo(c, seq) {
+    const row = this.el.rows.querySelector(`[data-testid="message"][data-seq="${seq}"]`);
+    if (!row) {
+      this.toast('That message is further back: scroll up to load it.', 'info');
+      return;
+    }
+    row.scrollIntoView({ block: 'center' });
+    row.classList.remove('flash');
+    void row.offsetWidth; // restart the animation
+    row.classList.add('flash');
+  }
+
+  startEdit(c, msg) {
+    this.setMode({ kind: 'edit', key: c.key, seq: msg.seq });
+    this.el.input.value = msg.content;
+    this.el.send.disabled = false;
+  }
+
+  /** Sets what the composer does (null: send a new message) and shows it. */
+  setMode(mode) {
+    const e = this.el;
+    const wasEdit = this.mode && this.mode.kind === 'edit';
+    this.mode = mode;
+    const bar = $('composer-mode');
+    const c = this.app && this.app.active;
+    const msg = mode && c && c.bySeq.get(mode.seq);
+    if (!mode || !msg) {
+      this.mode = null;
+      bar.hidden = true;
+      if (wasEdit) e.input.value = '';
+      e.send.disabled = e.input.value.trim() === '';
+      return;
+    }
+    bar.hidden = false;
+    bar.dataset.mode = mode.kind;
+    $('composer-mode-text').textContent = mode.kind === 'edit'
+      ? 'Editing your message · Esc to cancel'
+      : `Replying to ${msg.from === this.app.me ? 'yourself' : msg.from}: ${snippet(msg)}`;
+    e.input.focus();
   }
 
   submitMessage() {
     const c = this.app && this.app.active;
     if (!c) return;
-    const err = this.app.send(c, this.el.input.value);
+    const mode = this.mode && this.mode.key === c.key ? this.mode : null;
+    const target = mode && c.bySeq.get(mode.seq);
+    let err;
+    if (mode && mode.kind === 'edit' && target) err = this.app.edit(c, target, this.el.input.value);
+    else err = this.app.send(c, this.el.input.value, mode && mode.kind === 'reply' && target ? target.seq : 0);
     if (err) {
       if (this.el.input.value.trim() !== '') this.toast(err);
       return;
@@ -148,7 +255,35 @@ export class View {
     this.el.input.value = '';
     this.el.send.disabled = true;
     this.drafts.delete(c.key);
+    this.setMode(null);
     this.el.input.focus();
+  }
+
+  /** The people search of the new-chat form: names that start with what
+   *  is typed, asked of the server a moment after typing stops. */
+  searchPeople() {
+    clearTimeout(this.searchTimer);
+    const list = $('people-results');
+    const prefix = $('chat-username').value.trim().replace(/^@/, '');
+    if (!prefix || !this.app) {
+      list.replaceChildren();
+      list.hidden = true;
+      return;
+    }
+    const seq = ++this.searchSeq;
+    this.searchTimer = setTimeout(async () => {
+      let names = [];
+      try {
+        names = await this.app.findUsers(prefix);
+      } catch {
+        names = []; // the search is a convenience: typing the name still works
+      }
+      if (seq !== this.searchSeq) return; // a newer search is on its way
+      list.replaceChildren(...names.map((n) => h('li', null,
+        h('button', { type: 'button', class: 'person', testid: 'people-result', dataset: { username: n } },
+          avatar(n, { cls: 'avatar-sm' }), h('span', null, n)))));
+      list.hidden = names.length === 0;
+    }, 200);
   }
 
   // ---- compose dialog ---------------------------------------------------
@@ -159,6 +294,8 @@ export class View {
       f.reset();
       this.formError(f, '');
     }
+    $('people-results').replaceChildren();
+    $('people-results').hidden = true;
     this.composeTab(tab);
     if (!this.el.compose.open) this.el.compose.showModal();
   }
@@ -328,6 +465,8 @@ export class View {
       this.detailsOpen = false;
       this.disarmLeave();
       this.scrollToDivider = c.firstUnreadSeq > 0;
+      this.pickerFor = '';
+      this.setMode(null);
       e.input.value = this.drafts.get(c.key) || '';
       e.send.disabled = e.input.value.trim() === '';
     }
@@ -525,6 +664,8 @@ export class View {
     };
 
     const msgs = c.visible();
+    let lastMine = null;
+    for (const m of msgs) if (m.from === this.app.me && m.seq && !m.deleted) lastMine = m;
     const notes = [...c.notes].sort((a, b) => a.time - b.time);
     let ni = 0;
     let prev = null; // previous message, for clustering
@@ -561,9 +702,15 @@ export class View {
         (ni < notes.length && notes[ni].time <= next.time);
       const mine = msg.from === this.app.me;
       const showAuthor = first && !mine && c.kind === 'group';
+      const receipt = mine && msg.state === 'sent' ? this.receipt(c, msg, msg === lastMine) : null;
+      const quoted = msg.replyTo ? c.bySeq.get(msg.replyTo) : null;
+      const quote = msg.replyTo ? (quoted && !quoted.hidden ? `${quoted.from}: ${snippet(quoted)}` : 'an earlier message') : '';
+      const canDelete = mine || (c.kind === 'group' && c.owner === this.app.me);
+      const picker = this.pickerFor === msg.key;
+      const armed = this.deleteArmed === msg.key;
       const sig = [msg.state, msg.error || '', msg.seq, first, last, showAuthor, clock(msg.time), msg.content,
-        msg.edited, msg.deleted, JSON.stringify(msg.reactions || [])].join('|');
-      put(msg.renderKey, sig, () => this.messageRow(msg, { mine, first, last, showAuthor }));
+        msg.edited, msg.deleted, JSON.stringify(msg.reactions || []), JSON.stringify(receipt), quote, canDelete, picker, armed].join('|');
+      put(msg.renderKey, sig, () => this.messageRow(msg, { mine, first, last, showAuthor, receipt, quote, canDelete, picker, armed }));
       prev = msg;
     }
     while (ni < notes.length) noteRow(notes[ni++]);
@@ -603,32 +750,74 @@ export class View {
         : 'Messages you send appear here, and they wait for them if they are offline.'));
   }
 
-  messageRow(msg, { mine, first, last, showAuthor }) {
+  /** What the user knows of who got one of their messages: in a chat
+   *  sent, delivered (the peer was online since, or has read past it) or
+   *  read; in a group, who has read it (shown on the newest one). */
+  receipt(c, msg, newest) {
+    if (c.kind === 'group') {
+      const seen = newest && !msg.deleted ? c.seenBy(msg.seq, this.app.me) : [];
+      return seen.length ? { seen } : null;
+    }
+    if ((c.reads.get(c.with) || 0) >= msg.seq) return { state: 'read' };
+    if (c.status === 'ONLINE') msg.delivered = true;
+    return { state: msg.delivered ? 'delivered' : 'sent' };
+  }
+
+  messageRow(msg, { mine, first, last, showAuthor, receipt, quote, canDelete, picker, armed }) {
     const cls = ['msg', mine ? 'mine' : 'theirs'];
     if (first) cls.push('first');
     if (last) cls.push('last');
     if (msg.state !== 'sent') cls.push('is-' + msg.state);
     const meta = [h('time', { datetime: msg.time.toISOString(), title: msg.time.toLocaleString() }, clock(msg.time))];
     if (mine) {
-      const label = { pending: 'Sending', sent: 'Sent', failed: 'Not sent' }[msg.state];
-      meta.push(h('span', { class: 'msg-state', testid: 'message-status', title: label, 'aria-label': label },
-        icon(msg.state === 'pending' ? 'clock' : msg.state === 'failed' ? 'alert' : 'check', 'icon tiny')));
+      const state = msg.state === 'sent' && receipt && receipt.state ? receipt.state : msg.state;
+      const label = { pending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Not sent' }[state];
+      const glyph = { pending: 'clock', failed: 'alert', delivered: 'checks', read: 'checks' }[state] || 'check';
+      meta.push(h('span', { class: 'msg-state is-' + state, testid: 'message-status', dataset: { receipt: state }, title: label, 'aria-label': label },
+        icon(glyph, 'icon tiny')));
     }
+    const stored = msg.state === 'sent' && msg.seq > 0 && !msg.deleted;
+    const actions = stored
+      ? h('div', { class: 'msg-actions', testid: 'message-actions' },
+        actionButton('reply', 'Reply', icon('reply', 'icon small')),
+        actionButton('react', 'React', icon('smile', 'icon small')),
+        mine ? actionButton('edit', 'Edit', icon('edit', 'icon small')) : null,
+        canDelete ? actionButton('delete', armed ? 'Click again to delete' : 'Delete', armed ? 'Delete?' : icon('trash', 'icon small'), armed) : null)
+      : null;
     const row = h('div', {
       class: cls.join(' '),
       testid: 'message',
       dataset: { messageId: msg.messageId || '', from: msg.from, status: msg.state, seq: String(msg.seq || '') },
     },
     showAuthor ? h('div', { class: 'msg-author', testid: 'message-author' }, msg.from) : null,
-    h('div', { class: 'bubble' },
-      msg.deleted
-        ? h('span', { class: 'msg-text msg-deleted', testid: 'message-text' }, 'Message deleted')
-        : h('span', { class: 'msg-text', testid: 'message-text' }, msg.content),
-      msg.edited && !msg.deleted ? h('span', { class: 'msg-edited', testid: 'message-edited' }, 'edited') : null,
-      h('span', { class: 'msg-meta' }, ...meta)),
+    h('div', { class: 'msg-line' },
+      h('div', { class: 'bubble' },
+        quote && !msg.deleted ? h('button', { type: 'button', class: 'msg-quote', testid: 'message-quote', dataset: { action: 'goto', seq: String(msg.replyTo) } }, quote) : null,
+        msg.deleted
+          ? h('span', { class: 'msg-text msg-deleted', testid: 'message-text' }, 'Message deleted')
+          : h('span', { class: 'msg-text', testid: 'message-text' }, ...linkify(msg.content)),
+        msg.edited && !msg.deleted ? h('span', { class: 'msg-edited', testid: 'message-edited' }, 'edited') : null,
+        h('span', { class: 'msg-meta' }, ...meta)),
+      actions),
+    picker && stored
+      ? h('div', { class: 'picker', testid: 'reaction-picker', role: 'group', 'aria-label': 'Pick a reaction' },
+        ...PICKER.map((emoji) => h('button', { type: 'button', class: 'pick', testid: 'reaction-pick', dataset: { action: 'pick', emoji }, 'aria-label': 'React with ' + emoji }, emoji)))
+      : null,
     msg.reactions && msg.reactions.length
       ? h('div', { class: 'msg-reactions', testid: 'message-reactions' },
-        ...msg.reactions.map((r) => h('span', { class: 'reaction', title: r.users.join(', ') }, `${r.emoji} ${r.users.length}`)))
+        ...msg.reactions.map((r) => h('button', {
+          type: 'button',
+          class: 'reaction' + (r.users.includes(this.app.me) ? ' is-mine' : ''),
+          testid: 'reaction',
+          title: r.users.join(', '),
+          'aria-pressed': String(r.users.includes(this.app.me)),
+          disabled: !stored,
+          dataset: { action: 'toggle-reaction', emoji: r.emoji },
+        }, `${r.emoji} ${r.users.length}`)))
+      : null,
+    receipt && receipt.seen
+      ? h('div', { class: 'msg-seen', testid: 'message-seen', title: 'Seen by ' + receipt.seen.join(', ') },
+        `Seen by ${receipt.seen.length}`)
       : null);
     if (msg.clientId) row.dataset.clientId = msg.clientId;
     if (msg.state === 'failed') {
@@ -662,4 +851,37 @@ export class View {
         h('span', { class: 'member-name' }, name, name === this.app.me ? h('span', { class: 'muted' }, ' (you)') : null),
         name === c.owner ? h('span', { class: 'tag' }, 'Owner') : null)));
   }
+}
+
+function actionButton(action, label, glyph, armed = false) {
+  return h('button', { type: 'button', class: 'msg-action' + (armed ? ' is-armed' : ''), testid: 'message-' + action, dataset: { action }, title: label, 'aria-label': label }, glyph);
+}
+
+/** A message's text for a one-line quote. */
+function snippet(msg) {
+  if (msg.deleted) return 'Message deleted';
+  const text = msg.content.replace(/\s+/g, ' ');
+  return text.length > 80 ? text.slice(0, 79) + '…' : text;
+}
+
+/** Splits text into strings and links for http(s) URLs. The text stays
+ *  text: a link's label and address come from the same characters, set as
+ *  textContent and href, never parsed as HTML. */
+function linkify(text) {
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    let url;
+    try {
+      url = new URL(m[0]);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    if (m.index > at) out.push(text.slice(at, m.index));
+    out.push(h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer', testid: 'message-link' }, m[0]));
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
 }
