@@ -7,9 +7,10 @@
 // Each socket keeps count of the bytes handed to it and the bytes the
 // kernel took (nbio's OnWrittenSize), which bounds its outbound queue: past
 // MaxQueueBytes, WriteText returns hub.ErrSlow and the hub closes it with
-// 1013. The kernel's send buffer of each socket is bounded too
-// (SendBufferBytes): left to autotuning it grows to megabytes, which a
-// client that does not read fills before the queue bound is ever reached.
+// 1013. Bytes the kernel has taken are not counted: left to autotuning, a
+// socket's kernel send buffer grows to megabytes, which a client that
+// stops reading fills before the queue holds anything. SendBufferBytes
+// bounds it when set.
 package ws
 
 import (
@@ -34,9 +35,9 @@ type Config struct {
 	// MaxQueueBytes bounds each connection's unsent outbound bytes
 	// (default 1 MiB).
 	MaxQueueBytes int
-	// SendBufferBytes is the kernel send buffer (SO_SNDBUF) of each socket
-	// (default 256 KiB; negative: the kernel's autotuning). Bytes the kernel
-	// holds do not count toward MaxQueueBytes.
+	// SendBufferBytes, when above 0, is the kernel send buffer (SO_SNDBUF)
+	// of each socket; 0 leaves it to the kernel's autotuning. Bytes the
+	// kernel holds do not count toward MaxQueueBytes.
 	SendBufferBytes int
 	// Pollers is the number of epoll goroutines (default 2).
 	Pollers int
@@ -96,9 +97,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Pollers <= 0 {
 		cfg.Pollers = 2
-	}
-	if cfg.SendBufferBytes == 0 {
-		cfg.SendBufferBytes = 256 << 10
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -38,8 +38,10 @@ type Config struct {
 	// MemTableBytes is the message log's memtable size (0: 64 MiB).
 	MemTableBytes int
 	MaxQueue      int
-	NodeID        int64
-	PostgresURL   string
+	// SendBuffer is each WebSocket's kernel send buffer (0: autotuned).
+	SendBuffer  int
+	NodeID      int64
+	PostgresURL string
 	// CassandraHosts, when set, keeps messages in Cassandra (accounts stay
 	// in PostgreSQL); the other Cassandra fields are the cassandra
 	// package's, empty for its defaults.
@@ -101,6 +103,7 @@ func (c *Config) options() []option {
 		{"sqlite-sync", "PARLEY_SQLITE_SYNC", "SQLite synchronous mode: FULL survives power loss, NORMAL only a crash", (*stringValue)(&c.SQLiteSync)},
 		{"message-log-memtable-bytes", "PARLEY_MESSAGE_LOG_MEMTABLE_BYTES", "size of the embedded message log's memtable; a smaller one flushes and compacts more often (0: 64 MiB)", (*intValue)(&c.MemTableBytes)},
 		{"max-queue-bytes", "PARLEY_MAX_QUEUE_BYTES", "bound of each connection's outbound queue; a client past it is disconnected with 1013", (*intValue)(&c.MaxQueue)},
+		{"socket-send-buffer-bytes", "PARLEY_SOCKET_SEND_BUFFER_BYTES", "kernel send buffer of each WebSocket; what the kernel holds is not counted in the queue, so a smaller one makes a client that stops reading reach the bound sooner (0: the kernel's autotuning, up to megabytes)", (*intValue)(&c.SendBuffer)},
 		{"node-id", "PARLEY_NODE_ID", "this node's number, 0-1023, unique in a cluster (makes message ids unique); -1: 0 on a single node, the first free one in Redis", (*int64Value)(&c.NodeID)},
 		{"postgres-url", "PARLEY_POSTGRES_URL", "PostgreSQL URL; when set, users, groups and messages live there instead of SQLite (messages in Cassandra with -cassandra-hosts)", (*stringValue)(&c.PostgresURL)},
 		{"cassandra-hosts", "PARLEY_CASSANDRA_HOSTS", "comma-separated Cassandra nodes, host or host:port (port 9042); when set (with -postgres-url), messages, cursors and chat lists live in Cassandra and accounts and groups in PostgreSQL", (*stringValue)(&c.CassandraHosts)},

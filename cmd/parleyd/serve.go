@@ -179,7 +179,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.ws, err = ws.New(ws.Config{MaxQueueBytes: cfg.MaxQueue, Logger: m.Logger}); err != nil {
+	if m.ws, err = ws.New(ws.Config{MaxQueueBytes: cfg.MaxQueue, SendBufferBytes: cfg.SendBuffer, Logger: m.Logger}); err != nil {
 		return err
 	}
 	api := &parleyhttp.Server{
