@@ -22,10 +22,6 @@ const (
 // slow to take its message within half the lease of its claim.
 var errLeaseOver = errors.New("the message was not written within half its claim's lease")
 
-// errNoTimeline fails the entries this store does not keep yet: edits,
-// deletions, reactions and replies.
-var errNoTimeline = parley.Errorf(parley.EINVALID, "edits, deletions, reactions and replies are not available on the Cassandra message store yet")
-
 // msgKey is an idempotency key.
 type msgKey struct{ sender, clientID string }
 
@@ -51,6 +47,9 @@ type item struct {
 	// pending is set while the item's key is claimed by another writer
 	// still storing its message.
 	pending bool
+	// dupOf is the deletion earlier in the run that this deletion of the
+	// same message repeats.
+	dupOf *item
 }
 
 // curKey names a sender's cursor in a conversation.
@@ -70,9 +69,6 @@ func (db *DB) AppendMessages(ctx context.Context, batch []*parley.Append) error 
 	}
 	for _, a := range batch {
 		a.Message, a.Duplicate, a.NoOp, a.Err = parley.Message{}, false, false, nil
-		if a.Invalid == nil && (a.Kind != parley.KindMessage || a.ReplyTo != 0) {
-			a.Invalid = errNoTimeline
-		}
 	}
 
 	// The first item of each key is the one stored; later ones in the
@@ -381,6 +377,11 @@ func (db *DB) claim(ctx context.Context, it *item, base int64, wait bool) error 
 		switch {
 		case stored:
 			a.Message, a.Duplicate, a.Recipients = m, true, nil
+			// Finish what a crash may have cut short after the entry
+			// was stored.
+			if err := db.entryWrites(ctx, m); err != nil {
+				db.log.Warn("cassandra: recording a repeated entry failed", "err", err)
+			}
 			return nil
 		case stale && a.Invalid != nil:
 			return nil
@@ -459,9 +460,9 @@ func (db *DB) resolve(ctx context.Context, c claim) (m parley.Message, stored, s
 		return parley.Message{}, false, false, err
 	}
 	var found *parley.Message
-	err = db.scan(ctx, c.conv, c.base, last, false, func(msg parley.Message) bool {
-		if msg.ID == c.msgID {
-			found = &msg
+	err = db.scan(ctx, c.conv, c.base, last, false, func(r row) bool {
+		if r.ID == c.msgID {
+			found = &r.Message
 			return false
 		}
 		return true
@@ -522,6 +523,21 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 		}
 		failRun(err)
 	}
+	// Deletions that repeat one earlier in the run answer with it.
+	var dups []*item
+	defer func() {
+		for _, it := range dups {
+			if f := it.dupOf.a; f.Err == nil && it.dupOf.seq > 0 {
+				it.a.Message, it.a.Duplicate = f.Message, true
+			} else {
+				it.a.Duplicate, it.a.Err = false, f.Err
+				if it.a.Err == nil {
+					it.a.Err = fail("append", errLeaseOver)
+				}
+			}
+		}
+	}()
+	fresh := false // the head was read at LOCAL_SERIAL for the run's targets
 	for attempt := 0; len(run) > 0; {
 		// An item whose claim is past half its lease is not written: a
 		// repeat may take the claim over once the lease ends.
@@ -541,6 +557,41 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 		if last >= end {
 			b = db.bucket(last + 1)
 			continue
+		}
+		if hasTimeline(run) {
+			// A target past the head this node knows may be stored by
+			// another node: settle against the current head, read at
+			// LOCAL_SERIAL, not against a hint that lags.
+			if maxRef(run) > last && !fresh {
+				fresh = true
+				hb, l, err := db.head(ctx, conv, true)
+				if err != nil {
+					failRun(err)
+					return
+				}
+				if l > last {
+					b, last = hb, l
+					continue
+				}
+			}
+			keep, answered, err := db.settle(ctx, conv, last, run)
+			if err != nil {
+				failRun(err)
+				return
+			}
+			var release []*item
+			for _, it := range answered {
+				if it.dupOf != nil {
+					dups = append(dups, it)
+				}
+				if it.a.Err == nil && !it.claimed.IsZero() {
+					release = append(release, it)
+				}
+			}
+			db.release(ctx, release) // stored nothing: a retry need not wait
+			if run = keep; len(run) == 0 {
+				return
+			}
 		}
 		n, size := 0, 0
 		for n < len(run) && n < maxRunMessages && int64(n) < end-last && (n == 0 || size+len(run[n].a.Content) <= maxRunBytes) {
@@ -563,8 +614,9 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 			if a.ClientID != "" {
 				clientID = &a.ClientID
 			}
-			batch.Query(`INSERT INTO messages (conv, bucket, seq, id, sender, recipient, content, sent_at, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				conv, b, last+int64(i)+1, a.ID, a.From, a.To, a.Content, a.Time, clientID)
+			batch.Query(`INSERT INTO messages (conv, bucket, seq, id, sender, recipient, content, sent_at, client_id, kind, target, reply_to, emoji, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				conv, b, last+int64(i)+1, a.ID, a.From, a.To, a.Content, a.Time, clientID,
+				orNull(int(a.Kind)), orNull(a.Target), orNull(a.ReplyTo), orNull(a.Emoji), orNull(a.Remove))
 		}
 		row := map[string]any{}
 		applied, iter, err := batch.MapExecCASContext(ctx, row)
@@ -621,9 +673,29 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 		for i, it := range run[:n] {
 			a := it.a
 			it.seq = last + int64(i) + 1
-			a.Message = parley.Message{ID: a.ID, Conv: conv, Seq: it.seq, From: a.From, To: a.To, Content: a.Content, Time: a.Time}
+			a.Message = parley.Message{ID: a.ID, Conv: conv, Seq: it.seq, From: a.From, To: a.To, Content: a.Content, Time: a.Time,
+				Kind: a.Kind, Target: a.Target, Emoji: a.Emoji, Removed: a.Remove, ReplyTo: a.ReplyTo}
+			if a.Kind == parley.KindDelete {
+				a.Message.Content = ""
+			}
+		}
+		// Entries are found by their targets before the next run is
+		// settled (and before SUCCESS): written here, in parallel.
+		stored := run[:n]
+		if err := db.each(n, func(i int) error { return db.entryWrites(ctx, stored[i].a.Message) }); err != nil {
+			db.log.Warn("cassandra: recording entries failed", "err", err)
 		}
 		last += int64(n)
 		run = run[n:]
 	}
+}
+
+// orNull is nil for the zero value, so that a message's row stores no
+// cell for the timeline fields it does not use.
+func orNull[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
 }

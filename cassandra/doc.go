@@ -93,6 +93,33 @@
 // half the lease minus the request timeout: a claim's age is read against
 // the writer's clock.
 //
+// # The timeline: edits, deletions, reactions, replies
+//
+// An edit, deletion or reaction is a row of messages like any entry, with
+// its kind and its target's seq. A message's row is never rewritten to
+// hold its current state (two nodes changing one message would race on
+// it); instead each entry acting on it gets a row of timeline_entries,
+// keyed by (conversation, target), and the message's row gets has_entries
+// (and, after a deletion, deleted and an empty content). A read of a
+// message with has_entries folds its entries in seq order, by the rules
+// every store applies (parley.Message.React; nothing counts after a
+// deletion), and takes its content from its latest edit's row.
+//
+// The rules are checked before a run is numbered (settle): each entry and
+// reply against its target's state as the run's earlier items leave it.
+// Two writers of one conversation are serialized by the conditional batch
+// of its last bucket: the one that loses settles its run again, against
+// what the winner recorded (timeline_entries, has_entries) right after its
+// batch and before answering. A loser that settles again within that
+// instant can miss the winner's entry and accept one the rules would now
+// refuse (a 21st emoji, an edit of a message just deleted); reads fold by
+// the same rules, so what every client is shown still follows them, but
+// such an edit's own row keeps its text. A deletion overwrites the content
+// of the message and of its edits in their rows. These writes are
+// idempotent upserts; when one fails, or a crash cuts them short, the
+// entry stays in the timeline (delivered and listed like any) and a repeat
+// of its client id writes them again.
+//
 // # What follows a stored message
 //
 // After the messages, AppendMessages writes the claims' seqs, the

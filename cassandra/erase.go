@@ -5,8 +5,6 @@ import (
 	"slices"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
-	"github.com/parley-chat/parley"
 )
 
 // eraseBatch is how many rows of one bucket one unlogged batch rewrites.
@@ -61,7 +59,7 @@ func (db *DB) senderConvs(ctx context.Context, username string, groups []string)
 // eraseIn rewrites username's messages in conv without content.
 func (db *DB) eraseIn(ctx context.Context, conv, username string) (int64, error) {
 	var seqs []int64
-	err := db.scan(ctx, conv, 0, 0, false, func(m parley.Message) bool {
+	err := db.scan(ctx, conv, 0, 0, false, func(m row) bool {
 		if m.From == username && m.Content != "" {
 			seqs = append(seqs, m.Seq)
 		}

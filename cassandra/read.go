@@ -67,59 +67,82 @@ func (db *DB) static(ctx context.Context, conv string, bucket int64, serial bool
 	return st, nil
 }
 
-const msgColumns = `seq, id, sender, recipient, content, sent_at`
+const msgColumns = `seq, id, sender, recipient, content, sent_at, kind, target, reply_to, emoji, removed, deleted, has_entries`
 
-func scanMessage(iter *gocql.Iter, conv string, m *parley.Message) bool {
-	var to *string
-	if !iter.Scan(&m.Seq, &m.ID, &m.From, &to, &m.Content, &m.Time) {
+// row is an entry as its row holds it: entries says that edits, deletions
+// or reactions act on it, so that its current state is folded from them
+// (withState).
+type row struct {
+	parley.Message
+	entries bool
+}
+
+// scanRow reads the msgColumns of one row, then the extra destinations.
+func scanRow(iter *gocql.Iter, conv string, r *row, extra ...any) bool {
+	var to, emoji *string
+	var kind *int
+	var target, replyTo *int64
+	var removed, deleted, entries *bool
+	dest := append([]any{&r.Seq, &r.ID, &r.From, &to, &r.Content, &r.Time, &kind, &target, &replyTo, &emoji, &removed, &deleted, &entries}, extra...)
+	if !iter.Scan(dest...) {
 		return false
 	}
-	m.Conv, m.To = conv, ""
-	if to != nil {
-		m.To = *to
-	}
-	m.Time = m.Time.UTC()
+	r.Message = parley.Message{ID: r.ID, Conv: conv, Seq: r.Seq, From: r.From, Content: r.Content, Time: r.Time.UTC(),
+		To: deref(to), Kind: parley.EntryKind(deref(kind)), Target: deref(target), ReplyTo: deref(replyTo),
+		Emoji: deref(emoji), Removed: deref(removed), Deleted: deref(deleted)}
+	r.entries = deref(entries)
 	return true
 }
 
-// message reads one message.
-func (db *DB) message(ctx context.Context, conv string, seq int64, cons gocql.Consistency) (parley.Message, bool, error) {
-	iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq = ?`, conv, db.bucket(seq), seq).
-		Consistency(cons).Idempotent(true).IterContext(ctx)
-	var m parley.Message
-	ok := scanMessage(iter, conv, &m)
-	if err := iter.Close(); err != nil {
-		return parley.Message{}, false, fail("read message", err)
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return m, ok && m.ID != "", nil
+	return *p
 }
 
-// scan calls f for the messages of conv with after < seq <= upTo (upTo 0:
-// to the end) in ascending order, until f returns false. senderOnly reads
-// only seqs and senders.
-func (db *DB) scan(ctx context.Context, conv string, after, upTo int64, senderOnly bool, f func(parley.Message) bool) error {
+// message reads one entry, in the state its row holds (see withState).
+func (db *DB) message(ctx context.Context, conv string, seq int64, cons gocql.Consistency) (parley.Message, bool, error) {
+	r, ok, err := db.row(ctx, conv, seq, cons)
+	return r.Message, ok, err
+}
+
+func (db *DB) row(ctx context.Context, conv string, seq int64, cons gocql.Consistency) (row, bool, error) {
+	iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq = ?`, conv, db.bucket(seq), seq).
+		Consistency(cons).Idempotent(true).IterContext(ctx)
+	var r row
+	ok := scanRow(iter, conv, &r)
+	if err := iter.Close(); err != nil {
+		return row{}, false, fail("read message", err)
+	}
+	return r, ok && r.ID != "", nil
+}
+
+// scan calls f for the entries of conv with after < seq <= upTo (upTo 0:
+// to the end) in ascending order, until f returns false, in the state
+// their rows hold (see withState). senderOnly reads only seqs, senders,
+// kinds and whether deleted.
+func (db *DB) scan(ctx context.Context, conv string, after, upTo int64, senderOnly bool, f func(row) bool) error {
 	cols := msgColumns
 	if senderOnly {
-		cols = `seq, sender`
+		cols = `seq, sender, kind, deleted`
 	}
 	for b := db.bucket(after + 1); ; b++ {
 		iter := db.s.Query(`SELECT `+cols+`, last_seq FROM messages WHERE conv = ? AND bucket = ? AND seq > ?`, conv, b, after).
 			PageSize(1000).Idempotent(true).IterContext(ctx)
-		var m parley.Message
+		var m row
 		var st *int64
 		n, stop := 0, false
 		for !stop {
 			var ok bool
 			if senderOnly {
-				ok = iter.Scan(&m.Seq, &m.From, &st)
+				var kind *int
+				var deleted *bool
+				ok = iter.Scan(&m.Seq, &m.From, &kind, &deleted, &st)
+				m.Kind, m.Deleted = parley.EntryKind(deref(kind)), deref(deleted)
 			} else {
-				var to *string
-				ok = iter.Scan(&m.Seq, &m.ID, &m.From, &to, &m.Content, &m.Time, &st)
-				m.To = ""
-				if to != nil {
-					m.To = *to
-				}
-				m.Conv, m.Time = conv, m.Time.UTC()
+				ok = scanRow(iter, conv, &m, &st)
 			}
 			if !ok || m.ID == "" && !senderOnly {
 				break
@@ -148,16 +171,20 @@ func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]par
 	if page.Limit <= 0 {
 		return nil, false, parley.Errorf(parley.EINVALID, "limit must be positive")
 	}
-	var rows []parley.Message
+	var rows []row
 	if page.Forward {
-		err := db.scan(ctx, conv, page.After, 0, false, func(m parley.Message) bool {
-			rows = append(rows, m)
+		err := db.scan(ctx, conv, page.After, 0, false, func(r row) bool {
+			rows = append(rows, r)
 			return len(rows) <= page.Limit
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		return parley.PageResult(rows, page)
+		msgs, err := db.withState(ctx, rows)
+		if err != nil {
+			return nil, false, err
+		}
+		return parley.PageResult(msgs, page)
 	}
 	// Clamped to the head: buckets above it are empty, and a Before far
 	// beyond it must not walk them one by one.
@@ -169,14 +196,14 @@ func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]par
 	if page.Before > 0 {
 		before = min(page.Before, before)
 	}
-	rows = []parley.Message{}
+	rows = []row{}
 	for b := db.bucket(before - 1); before > 1 && len(rows) < page.Limit; b-- {
 		iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
 			conv, b, before, page.Limit-len(rows)).Idempotent(true).IterContext(ctx)
-		var m parley.Message
-		for scanMessage(iter, conv, &m) {
-			if m.ID != "" {
-				rows = append(rows, m)
+		var r row
+		for scanRow(iter, conv, &r) {
+			if r.ID != "" {
+				rows = append(rows, r)
 			}
 		}
 		if err := iter.Close(); err != nil {
@@ -186,23 +213,30 @@ func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]par
 			break
 		}
 	}
-	return parley.PageResult(rows, page)
+	msgs, err := db.withState(ctx, rows)
+	if err != nil {
+		return nil, false, err
+	}
+	return parley.PageResult(msgs, page)
 }
 
 // Undelivered returns up to limit messages of conv after the given seq that
 // username did not send.
 func (db *DB) Undelivered(ctx context.Context, username, conv string, after int64, limit int) ([]parley.Message, error) {
-	var out []parley.Message
+	var rows []row
 	if limit <= 0 {
-		return out, nil
+		return []parley.Message{}, nil
 	}
-	err := db.scan(ctx, conv, after, 0, false, func(m parley.Message) bool {
-		if m.From != username {
-			out = append(out, m)
+	err := db.scan(ctx, conv, after, 0, false, func(r row) bool {
+		if r.From != username {
+			rows = append(rows, r)
 		}
-		return len(out) < limit
+		return len(rows) < limit
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return db.withState(ctx, rows)
 }
 
 // LastSeq returns the seq of conv's newest message.
@@ -327,8 +361,8 @@ func (db *DB) Contacts(ctx context.Context, username string) ([]string, error) {
 }
 
 // Inbox lists username's chats and fills in the state of the given groups.
-// Unread counts come from reading the senders of the messages above each
-// read position (this store holds messages only, none of them deleted).
+// Unread counts come from reading the senders, kinds and deletion marks of
+// the entries above each read position.
 func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupSummary) (*parley.Inbox, error) {
 	ids, peers, err := db.chats(ctx, username)
 	if err != nil {
@@ -363,8 +397,8 @@ func (db *DB) Inbox(ctx context.Context, username string, groups []parley.GroupS
 			}
 		}
 		if last > read {
-			err = db.scan(ctx, conv, read, last, true, func(m parley.Message) bool {
-				if m.From != username {
+			err = db.scan(ctx, conv, read, last, true, func(r row) bool {
+				if r.From != username && r.Kind == parley.KindMessage && !r.Deleted {
 					unread++
 				}
 				return true

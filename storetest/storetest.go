@@ -57,13 +57,7 @@ func runAccounts(t *testing.T, open func(t testing.TB) Accounts) {
 // RunMessages runs the message half: appends, idempotency, history,
 // cursors, the inbox and the message counts. A message log runs it through
 // parley.Split with an account store.
-//
-// Options leave out what a store does not keep yet (WithoutTimelineEntries).
-func RunMessages(t *testing.T, open Opener, opts ...Option) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+func RunMessages(t *testing.T, open Opener) {
 	t.Run("AppendOneToOne", func(t *testing.T) { testAppendOneToOne(t, open(t)) })
 	t.Run("AppendIdempotent", func(t *testing.T) { testAppendIdempotent(t, open(t)) })
 	t.Run("AppendGroup", func(t *testing.T) { testAppendGroup(t, open(t)) })
@@ -74,10 +68,6 @@ func RunMessages(t *testing.T, open Opener, opts ...Option) {
 	t.Run("MessageStats", func(t *testing.T) { testMessageStats(t, open(t)) })
 	t.Run("EraseSender", func(t *testing.T) { testEraseSender(t, open(t)) })
 	t.Run("ReadPositions", func(t *testing.T) { testReadPositions(t, open(t)) })
-	if o.noEntries {
-		t.Run("TimelineEntriesRefused", func(t *testing.T) { testEntriesRefused(t, open(t)) })
-		return
-	}
 	t.Run("TimelineEdit", func(t *testing.T) { testTimelineEdit(t, open(t)) })
 	t.Run("TimelineDelete", func(t *testing.T) { testTimelineDelete(t, open(t)) })
 	t.Run("TimelineReactions", func(t *testing.T) { testTimelineReactions(t, open(t)) })
@@ -85,17 +75,6 @@ func RunMessages(t *testing.T, open Opener, opts ...Option) {
 	t.Run("TimelineOneBatch", func(t *testing.T) { testTimelineOneBatch(t, open(t)) })
 	t.Run("TimelineIdempotent", func(t *testing.T) { testTimelineIdempotent(t, open(t)) })
 }
-
-// Option changes what RunMessages checks.
-type Option func(*options)
-
-type options struct{ noEntries bool }
-
-// WithoutTimelineEntries is for a store that keeps messages and read
-// positions but not yet edits, deletions, reactions or replies: it must
-// refuse them (EINVALID), store nothing for them, and keep storing
-// messages.
-func WithoutTimelineEntries() Option { return func(o *options) { o.noEntries = true } }
 
 var (
 	ctx = context.Background()

@@ -373,18 +373,3 @@ func testReadPositions(t *testing.T, s parley.Store) {
 		t.Fatalf("group read positions: got %v", got)
 	}
 }
-
-func testEntriesRefused(t *testing.T, s parley.Store) {
-	mustUsers(t, s, "alice", "bob")
-	chat := parley.ChatID("alice", "bob")
-	appendOK(t, s, direct("alice", "bob", "hello", ""))
-	reply := direct("bob", "alice", "a reply", "r1")
-	reply.ReplyTo = 1
-	for _, a := range []*parley.Append{edit("alice", chat, 1, "edited"), react("bob", chat, 1, "👍", false), entry(parley.KindDelete, "alice", chat, 1, "d1"), reply} {
-		wantCode(t, s, a, parley.EINVALID)
-	}
-	appendOK(t, s, direct("bob", "alice", "still works", ""))
-	if h := historyOf(t, s, chat); !equal(seqs(h), 1, 2) || h[0].Content != "hello" {
-		t.Fatalf("history after refused entries: got %+v", h)
-	}
-}

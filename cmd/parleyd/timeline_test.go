@@ -43,55 +43,11 @@ func TestTimelinePostgres(t *testing.T) {
 // TestClusterTimeline runs the timeline with the two sides of each
 // conversation on different nodes, so that every entry and read receipt
 // crosses the bus, with the messages in either cluster store.
-// On Cassandra, which keeps messages and read positions but not yet the
-// other entries, the entries are refused and read receipts work.
 func TestClusterTimeline(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store messageStore) {
 		c := startClusterOn(t, store, 2)
-		if store.name == "cassandra" {
-			testReadsWithoutEntries(t, c.nodes[0], c.nodes[1])
-			return
-		}
 		testTimeline(t, c.nodes[0], c.nodes[1])
 	})
-}
-
-// testReadsWithoutEntries: on a store without timeline entries, edits,
-// deletions, reactions and replies are ERROR invalid and store nothing,
-// and read positions, receipts and unread counts work across nodes.
-func testReadsWithoutEntries(t *testing.T, sa, sb *testServer) {
-	alice, bob := sa.newUser("alice"), sa.newUser("bob")
-	chat := chatIDOf(alice.name, bob.name)
-	ca, _, _ := sa.chat(alice)
-	cb, _, _ := sb.chat(bob)
-	for i := range 3 {
-		ca.send(obj{"type": "ONE_TO_ONE_CHAT", "id": "m" + string(rune('0'+i)), "to": bob.name, "content": "hello"})
-		ca.expect("SUCCESS")
-		cb.expect("ONE_TO_ONE_CHAT")
-	}
-	for _, f := range []obj{
-		{"type": "EDIT_MESSAGE", "chatId": chat, "seq": 1, "content": "edited"},
-		{"type": "DELETE_MESSAGE", "chatId": chat, "seq": 1},
-		{"type": "REACT", "chatId": chat, "seq": 1, "emoji": "👍"},
-		{"type": "ONE_TO_ONE_CHAT", "to": bob.name, "content": "a reply", "replyTo": 1},
-	} {
-		f["id"] = "refused"
-		ca.send(f)
-		ca.expectError("invalid")
-	}
-	cb.send(obj{"type": "READ", "chatId": chat, "seq": 2})
-	if r := ca.expect("READ_RECEIPT"); r.ChatID != chat || r.Username != bob.name || r.Seq != 2 {
-		t.Fatalf("alice got %s", r.Raw)
-	}
-	cb.CloseNormal()
-	_, init, offline := sb.chat(bob)
-	if c := init.Chats[0]; c.ReadSeq != 2 || c.Unread != 1 || c.LastSeq != 3 || len(offline) != 1 {
-		t.Fatalf("bob's INIT_DATA: %s, with %d offline", init.Raw, len(offline))
-	}
-	ca.CloseNormal()
-	if _, init, _ := sa.chat(alice); init.Chats[0].PeerReadSeq != 2 {
-		t.Fatalf("alice's INIT_DATA: %s", init.Raw)
-	}
 }
 
 // closeServer shuts a test server down before its cleanup does.
