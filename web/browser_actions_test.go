@@ -105,6 +105,22 @@ func TestBrowserTimelineActions(t *testing.T) {
 	ben.waitMessage("Message deleted")
 	ana.waitJS(`document.querySelectorAll('[data-testid="message-quote"]').length === 0`, "a deleted reply without its quote")
 
+	// In a group, Ana's newest message says who has read it.
+	cyd := dialUser(t, srv.URL(), "cyd", password)
+	gid := cyd.send(t, map[string]any{"type": "CREATE_GROUP", "name": "Dinner club", "members": []string{"ana", "ben"}}).GroupID
+	ana.click(`[data-testid="conv-item"][data-title="Dinner club"]`)
+	ana.waitText(`[data-testid="conv-header-title"]`, "Dinner club")
+	ana.sendMessage("Who is in for Saturday?", true)
+	ben.openConversation("Dinner club", 1)
+	ben.waitMessage("Who is in for Saturday?")
+	ana.waitText(`[data-testid="message-seen"]`, "Seen by 1")
+	// Cyd reads everything (a READ past the end is clamped to it).
+	if err := cyd.conn.Send(map[string]any{"type": "READ", "groupId": gid, "seq": 1000}); err != nil {
+		t.Fatal(err)
+	}
+	ana.waitText(`[data-testid="message-seen"]`, "Seen by 2")
+	ana.waitJS(`document.querySelector('[data-testid="message-seen"]').title === 'Seen by ben, cyd'`, "the readers' names on hover")
+
 	for _, p := range []*page{ana, ben} {
 		if errs := p.problems(); len(errs) > 0 {
 			t.Errorf("%s's page reported:\n%s", p.name, strings.Join(errs, "\n"))
