@@ -203,13 +203,14 @@ func (l *Log) append(b *sortedBatch, p *pending, a *parley.Append, now time.Time
 	seq := last + 1
 	mk, rv := msgKey(a.Conv, seq), r.encode()
 	b.Set(mk, rv)
-	if ik != nil {
-		// A repeat later in this batch finds the entry here.
-		b.Set(ik, encodeIdem(a.Conv, seq))
-		p.idem[string(ik)] = string(mk)
-	}
 	if ik != nil || p.timeline {
-		p.msgs[string(mk)] = rv
+		smk := string(mk) // one copy for both maps
+		if ik != nil {
+			// A repeat later in this batch finds the entry here.
+			b.Set(ik, encodeIdem(a.Conv, seq))
+			p.idem[string(ik)] = smk
+		}
+		p.msgs[smk] = rv
 	}
 	p.last[a.Conv] = seq
 	p.count++

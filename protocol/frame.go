@@ -136,7 +136,8 @@ type Reaction struct {
 	Users []string `json:"users"`
 }
 
-// FromMessage converts a stored entry to its wire form.
+// FromMessage converts a stored entry to its wire form, which points into
+// m (its Content): encode it before m changes.
 func FromMessage(m *parley.Message) Message {
 	w := Message{
 		MessageID: m.ID,
@@ -155,8 +156,7 @@ func FromMessage(m *parley.Message) Message {
 	}
 	switch m.Kind {
 	case parley.KindMessage:
-		content := m.Content
-		w.Content = &content
+		w.Content = &m.Content // encoded before m changes; no copy to allocate
 		w.ReplyTo = m.ReplyTo
 		w.Edited, w.Deleted = m.Edited, m.Deleted
 		if m.Edited {
@@ -169,8 +169,7 @@ func FromMessage(m *parley.Message) Message {
 			}
 		}
 	case parley.KindEdit:
-		content := m.Content
-		w.Content = &content
+		w.Content = &m.Content
 	case parley.KindReaction:
 		removed := m.Removed
 		w.Emoji, w.Removed = m.Emoji, &removed
