@@ -2,7 +2,8 @@
 // messages and groups, the rules that apply to them, and the interfaces of
 // the services that store and move them. It imports nothing but the standard
 // library and golang.org/x/text; every technology lives in a sibling package
-// (sqlite, postgres, redis, inmem, hub, http, ...) and cmd/parleyd wires them.
+// (sqlite, pebble, postgres, cassandra, redis, hub, ws, http, ...) and
+// cmd/parleyd wires them; docs/architecture.md maps them.
 //
 // Vocabulary:
 //   - A conversation is either a one-to-one chat, named by its chatId (the two

@@ -51,5 +51,3 @@ type Bus interface {
 	Unsubscribe(ctx context.Context, username string) error
 }
 
-// Clock returns the current time; tests replace it.
-type Clock func() time.Time

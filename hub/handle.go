@@ -276,7 +276,7 @@ func checkGroupID(id string) error {
 	if id == "" {
 		return parley.Errorf(parley.EINVALID, "groupId is required")
 	}
-	if !parley.IsGroupID(id) || len(id) > 64 {
+	if !parley.IsGroupID(id) || len(id) > protocol.MaxGroupIDLength {
 		return parley.Errorf(parley.EINVALID, "groupId is not a valid group id")
 	}
 	return nil

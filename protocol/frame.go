@@ -70,7 +70,7 @@ const (
 	MaxFrameBytes    = 64 << 10
 	MaxNestingDepth  = 32
 	MaxGroupMembers  = 1000 // members listed in one CREATE_GROUP
-	maxGroupIDLength = 64
+	MaxGroupIDLength = 64   // a groupId longer than this is not one
 )
 
 // Frame is a decoded client frame: the union of every type's fields.
