@@ -50,4 +50,3 @@ type Bus interface {
 	Subscribe(ctx context.Context, username string) error
 	Unsubscribe(ctx context.Context, username string) error
 }
-
