@@ -88,7 +88,10 @@ func TestOutage(t *testing.T) {
 		must(t, a.Publish(ctx, &parley.Event{Users: []string{"bob"}, Frame: []byte(`"lost"`)}))
 	}
 	took := time.Since(start)
-	if took > 100*time.Millisecond {
+	// A deadline of the contract, not a speed (benchmarks measure speed):
+	// publishes that waited for the dead Redis would take a call timeout
+	// each, seconds for a thousand.
+	if took > 2*time.Second {
 		t.Fatalf("1000 publishes took %v during the outage", took)
 	}
 	t.Logf("1000 publishes took %v during the outage", took.Round(time.Microsecond))
@@ -120,7 +123,7 @@ func TestOutage(t *testing.T) {
 			t.Fatalf("limiter refused during the outage")
 		}
 	}
-	if took := time.Since(start); took > 100*time.Millisecond {
+	if took := time.Since(start); took > 2*time.Second { // as above: none may wait for Redis
 		t.Fatalf("100 Connect and Allow calls took %v once the outage was known", took)
 	}
 	for range 99 {
