@@ -59,21 +59,10 @@ type Service struct {
 }
 
 // Tokens are what login and refresh return.
-type Tokens struct {
-	Access    string
-	Refresh   string
-	Username  string
-	SessionID string
-	// ExpiresIn is the access token's life in seconds.
-	ExpiresIn int
-}
+type Tokens = parley.Tokens
 
 // Identity is who an access token speaks for.
-type Identity struct {
-	Username  string
-	SessionID string
-	Expires   time.Time
-}
+type Identity = parley.Identity
 
 // New returns a Service; it refuses a secret shorter than MinSecretBytes.
 func New(cfg Config, store Store) (*Service, error) {

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/auth"
-	"github.com/parley-chat/parley/hub"
 )
 
 type credentials struct {
@@ -21,7 +19,7 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expiresIn"`
 }
 
-func tokenBody(t *auth.Tokens) tokenResponse {
+func tokenBody(t *parley.Tokens) tokenResponse {
 	return tokenResponse{Token: t.Access, RefreshToken: t.Refresh, Username: t.Username, ExpiresIn: t.ExpiresIn}
 }
 
@@ -130,16 +128,16 @@ func bearer(r *http.Request) (string, bool) {
 
 // signedIn authenticates a request by its bearer token and names its user
 // in the request log; on failure it has answered 401 and returns false.
-func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (parley.Identity, bool) {
 	token, ok := bearer(r)
 	if !ok {
 		writeError(w, s.Logger, parley.Errorf(parley.EUNAUTHORIZED, "Authorization: Bearer <token> is required"))
-		return auth.Identity{}, false
+		return parley.Identity{}, false
 	}
 	id, err := s.Auth.Authenticate(r.Context(), token)
 	if err != nil {
 		writeError(w, s.Logger, err)
-		return auth.Identity{}, false
+		return parley.Identity{}, false
 	}
 	setUser(r, id.Username)
 	return id, true
@@ -147,7 +145,7 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (auth.Identity
 
 // upgrade authenticates a WebSocket handshake (Authorization header or
 // authToken query parameter) and hands the socket to the hub.
-func (s *Server) upgrade(kind hub.Kind) http.HandlerFunc {
+func (s *Server) upgrade(kind parley.ConnKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
@@ -163,11 +161,7 @@ func (s *Server) upgrade(kind hub.Kind) http.HandlerFunc {
 			writeError(w, s.Logger, parley.Errorf(parley.EUNAVAILABLE, "server shutting down"))
 			return
 		}
-		who := hub.Identity{Username: id.Username, SessionID: id.SessionID}
-		err = s.WS.Upgrade(w, r, s.Hub.Detach, func(sock hub.Socket) *hub.Conn {
-			return s.Hub.Attach(sock, who, kind)
-		})
-		if err != nil {
+		if err := s.Hub.Upgrade(w, r, id, kind); err != nil {
 			s.Logger.Debug("upgrade failed", "user", id.Username, "err", err)
 		}
 	}

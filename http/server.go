@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/auth"
-	"github.com/parley-chat/parley/hub"
-	"github.com/parley-chat/parley/ws"
 )
 
 // Check is one dependency that /health and /ready test.
@@ -31,11 +28,34 @@ type Observer interface {
 	RateLimited(limit string)
 }
 
+// Authenticator is the auth service as the handlers use it.
+type Authenticator interface {
+	Register(ctx context.Context, username, password string) (*parley.User, error)
+	Login(ctx context.Context, username, password string) (*parley.Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (*parley.Tokens, error)
+	// Authenticate checks an access token and that its session is active.
+	Authenticate(ctx context.Context, token string) (parley.Identity, error)
+	// CheckPassword authenticates the token and checks its user's password.
+	CheckPassword(ctx context.Context, token, password string) (parley.Identity, error)
+	Logout(ctx context.Context, token string) (parley.Identity, error)
+}
+
+// Node is this node's hub and transport as the handlers use them.
+type Node interface {
+	// Closing reports whether the node is shutting down.
+	Closing() bool
+	NodeName() string
+	Stats() parley.NodeStats
+	DeleteAccount(ctx context.Context, username string, erase bool) (*parley.Deletion, error)
+	// Upgrade turns an authenticated request into a WebSocket of kind
+	// and hands it to the hub; on failure it has answered the request.
+	Upgrade(w http.ResponseWriter, r *http.Request, who parley.Identity, kind parley.ConnKind) error
+}
+
 // Server holds what the handlers need. Fields are set by cmd/parleyd.
 type Server struct {
-	Auth *auth.Service
-	Hub  *hub.Hub
-	WS   *ws.Server
+	Auth Authenticator
+	Hub  Node
 	// Checks are run by /health and /ready.
 	Checks []Check
 	// Web serves the browser client at /; Metrics serves /metrics on the
@@ -50,7 +70,7 @@ type Server struct {
 	// Users answers GET /users; UserSearch, when set, limits each user's
 	// searches.
 	Users      UserFinder
-	UserSearch hub.Limiter
+	UserSearch parley.Limiter
 	// BodyTimeout is how long a request body may take to arrive
 	// (default DefaultBodyTimeout); a slower one is a 400.
 	BodyTimeout time.Duration
@@ -74,8 +94,8 @@ func (s *Server) Handler() http.Handler {
 			s.route(mux, "GET "+path, s.findUsers)
 		}
 	}
-	s.route(mux, "GET /ws/chat", s.upgrade(hub.Chat))
-	s.route(mux, "GET /ws/presence", s.upgrade(hub.Presence))
+	s.route(mux, "GET /ws/chat", s.upgrade(parley.ConnChat))
+	s.route(mux, "GET /ws/presence", s.upgrade(parley.ConnPresence))
 	if s.Web != nil {
 		s.route(mux, "GET /", s.Web.ServeHTTP)
 	}
@@ -93,7 +113,7 @@ func (s *Server) security() *Security {
 
 // EndpointHandler serves a dedicated WebSocket port: every path upgrades to
 // the endpoint of the given kind.
-func (s *Server) EndpointHandler(kind hub.Kind) http.Handler {
+func (s *Server) EndpointHandler(kind parley.ConnKind) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", s.logged("ws", s.security().Wrap(s, "ws", s.upgrade(kind))))
 	return mux

@@ -13,12 +13,12 @@ import (
 )
 
 // Kind is the endpoint a connection came in on.
-type Kind string
+type Kind = parley.ConnKind
 
 // Connection kinds.
 const (
-	Chat     Kind = "chat"
-	Presence Kind = "presence"
+	Chat     = parley.ConnChat
+	Presence = parley.ConnPresence
 )
 
 // Identity is who a connection belongs to, taken from its access token.

@@ -65,10 +65,7 @@ type Config struct {
 }
 
 // Limiter rate-limits a user's requests of one kind.
-type Limiter interface {
-	// Allow reports whether username may make one more request now.
-	Allow(username string) bool
-}
+type Limiter = parley.Limiter
 
 // Limits are the per-user limits of WebSocket requests, answered with
 // ERROR rate_limited.
@@ -443,10 +440,7 @@ func (h *Hub) allConns() []*Conn {
 }
 
 // Stats are a node's live counts.
-type Stats struct {
-	Users       int
-	Connections map[Kind]int
-}
+type Stats = parley.NodeStats
 
 // Stats counts the node's users and connections.
 func (h *Hub) Stats() Stats {

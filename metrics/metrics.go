@@ -1,6 +1,6 @@
 // Package metrics exposes Parley's measurements to Prometheus
-// (client_golang): it implements hub.Metrics, observes HTTP requests and
-// logins, and times store operations.
+// (client_golang): it takes the hub's measurements (hub.Metrics), observes
+// HTTP requests and logins, and times store operations.
 package metrics
 
 import (
@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley"
 )
 
 // Metrics holds every collector of one server.
@@ -37,8 +37,6 @@ type Metrics struct {
 	loginFailures   *prometheus.CounterVec
 	rateLimited     *prometheus.CounterVec
 }
-
-var _ hub.Metrics = (*Metrics)(nil)
 
 // latencyBuckets span 50µs to 10s.
 var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 18)
@@ -106,7 +104,7 @@ func New() *Metrics {
 		m.httpRequests, m.httpLatency, m.loginFailures, m.rateLimited} {
 		f(c)
 	}
-	for _, k := range []hub.Kind{hub.Chat, hub.Presence} {
+	for _, k := range []parley.ConnKind{parley.ConnChat, parley.ConnPresence} {
 		m.connections.WithLabelValues(string(k))
 	}
 	for _, k := range []string{"direct", "group"} {
@@ -121,37 +119,37 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// ConnOpened implements hub.Metrics.
-func (m *Metrics) ConnOpened(kind hub.Kind) {
+// ConnOpened takes one of the hub's measurements (hub.Metrics).
+func (m *Metrics) ConnOpened(kind parley.ConnKind) {
 	m.connections.WithLabelValues(string(kind)).Inc()
 	m.connsOpened.WithLabelValues(string(kind)).Inc()
 }
 
-// ConnClosed implements hub.Metrics.
-func (m *Metrics) ConnClosed(kind hub.Kind) { m.connections.WithLabelValues(string(kind)).Dec() }
+// ConnClosed takes one of the hub's measurements (hub.Metrics).
+func (m *Metrics) ConnClosed(kind parley.ConnKind) { m.connections.WithLabelValues(string(kind)).Dec() }
 
-// SlowClient implements hub.Metrics.
+// SlowClient takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) SlowClient() { m.slowClients.Inc() }
 
-// Stored implements hub.Metrics.
+// Stored takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) Stored(kind string, n int) { m.stored.WithLabelValues(kind).Add(float64(n)) }
 
-// Delivered implements hub.Metrics.
+// Delivered takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) Delivered(kind string, n int, since time.Duration) {
 	m.delivered.WithLabelValues(kind).Add(float64(n))
 	m.deliveryLatency.WithLabelValues(kind).Observe(since.Seconds())
 }
 
-// OfflineDelivered implements hub.Metrics.
+// OfflineDelivered takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) OfflineDelivered(n int) { m.offline.Add(float64(n)) }
 
-// Batch implements hub.Metrics.
+// Batch takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) Batch(items int, took time.Duration) {
 	m.batchSize.Observe(float64(items))
 	m.batchLatency.Observe(took.Seconds())
 }
 
-// AckLag implements hub.Metrics.
+// AckLag takes one of the hub's measurements (hub.Metrics).
 func (m *Metrics) AckLag(d time.Duration) { m.ackLag.Observe(d.Seconds()) }
 
 // BusLag observes the delay of one cross-node event.

@@ -6,7 +6,7 @@
 //
 // Each socket keeps count of the bytes handed to it and the bytes the
 // kernel took (nbio's OnWrittenSize), which bounds its outbound queue: past
-// MaxQueueBytes, WriteText returns hub.ErrSlow and the hub closes it with
+// MaxQueueBytes, WriteText returns parley.ErrSlow and the hub closes it with
 // 1013. Bytes the kernel has taken are not counted: left to autotuning, a
 // socket's kernel send buffer grows to megabytes, which a client that
 // stops reading fills before the queue holds anything. SendBufferBytes
@@ -26,7 +26,7 @@ import (
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
-	"github.com/parley-chat/parley/hub"
+	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/protocol"
 )
 
@@ -160,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 			_ = c.WriteMessage(websocket.PongMessage, []byte(data))
 			return
 		}
-		if sock.writePong([]byte(data)) == hub.ErrSlow {
+		if sock.writePong([]byte(data)) == parley.ErrSlow {
 			sock.tooSlow()
 		}
 	})
@@ -180,13 +180,25 @@ func New(cfg Config) (*Server, error) {
 
 var errShuttingDown = errors.New("ws: server shutting down")
 
-// Attach is how a Server hands an upgraded socket to the hub.
-type Attach func(hub.Socket) *hub.Conn
+// Receiver is what a socket hands its frames to once attached: the hub's
+// connection.
+type Receiver interface {
+	// Receive takes one text frame; it never blocks.
+	Receive(frame []byte)
+	// Pong records that the client answered a ping.
+	Pong()
+	// TooSlow closes the connection with 1013, its queue over its bound.
+	TooSlow()
+}
+
+// Attach is how a Server hands an upgraded socket to the hub; it returns
+// the socket's receiver, never nil.
+type Attach func(parley.Socket) Receiver
 
 // Upgrade upgrades the request (which the caller has authenticated) and
 // attaches the socket with attach. On failure the upgrader has already
 // answered the request.
-func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(*hub.Conn, error), attach Attach) error {
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(Receiver, error), attach Attach) error {
 	wsc, err := s.upgrader.UpgradeAndTransferConnToPoller(w, r, nil)
 	if err != nil {
 		return err
@@ -268,13 +280,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // engineStopWait bounds the wait for the WebSocket engine's pollers.
 const engineStopWait = 3 * time.Second
 
-// socket implements hub.Socket over an nbio WebSocket connection.
+// socket implements parley.Socket over an nbio WebSocket connection.
 type socket struct {
 	ws     *websocket.Conn
 	srv    *Server
 	remote string
 	max    int64
-	detach func(*hub.Conn, error)
+	detach func(Receiver, error)
 
 	handed  atomic.Int64 // bytes given to the connection
 	written atomic.Int64 // bytes the kernel accepted
@@ -283,7 +295,7 @@ type socket struct {
 	done chan struct{} // closed when nbio has closed the connection
 
 	mu       sync.Mutex // guards the fields below
-	conn     *hub.Conn  // nil until attached
+	conn     Receiver   // nil until attached
 	early    [][]byte   // frames that came before conn
 	gone     bool       // nbio has closed the connection
 	closeErr error
@@ -314,7 +326,7 @@ func (s *socket) pong() {
 
 // publish hands the early frames to the new hub connection, in order, and
 // then makes it the socket's; a socket that closed meanwhile is detached.
-func (s *socket) publish(c *hub.Conn) {
+func (s *socket) publish(c Receiver) {
 	for {
 		s.mu.Lock()
 		batch := s.early
@@ -382,14 +394,14 @@ func (s *socket) WriteText(frame []byte) error {
 	if s.ws.IsBlockingMod() {
 		err := s.ws.WriteMessage(websocket.TextMessage, frame)
 		if errors.Is(err, websocket.ErrMessageSendQuqueIsFull) {
-			return hub.ErrSlow
+			return parley.ErrSlow
 		}
 		return err
 	}
 	// An empty queue takes a frame of any size (WaitRoom promises it).
 	n := frameSize(len(frame))
 	if queued := s.handed.Load() - s.written.Load(); queued > 0 && queued+n > s.max {
-		return hub.ErrSlow
+		return parley.ErrSlow
 	}
 	s.handed.Add(n)
 	return s.ws.WriteMessage(websocket.TextMessage, frame)
@@ -412,7 +424,7 @@ func (s *socket) WriteTexts(frames [][]byte) error {
 		n += frameSize(len(f))
 	}
 	if queued := s.handed.Load() - s.written.Load(); queued > 0 && queued+n > s.max {
-		return hub.ErrSlow
+		return parley.ErrSlow
 	}
 	buf := make([]byte, 0, n)
 	for _, f := range frames {
@@ -447,7 +459,7 @@ func (s *socket) wake() {
 	}
 }
 
-// WaitRoom implements hub.Socket. On a blocking (TLS) connection, whose
+// WaitRoom implements parley.Socket. On a blocking (TLS) connection, whose
 // queue counts frames, it waits while that queue is full.
 func (s *socket) WaitRoom(ctx context.Context, n int) error {
 	fits := func() bool {
@@ -476,7 +488,7 @@ var errGone = errors.New("ws: connection closed")
 
 func (s *socket) Ping() error {
 	if s.handed.Load()-s.written.Load()+2 > s.max {
-		return hub.ErrSlow
+		return parley.ErrSlow
 	}
 	s.handed.Add(2)
 	return s.ws.WriteMessage(websocket.PingMessage, nil)
@@ -489,7 +501,7 @@ func (s *socket) writePong(data []byte) error {
 	}
 	n := frameSize(len(data))
 	if s.handed.Load()-s.written.Load()+n > s.max {
-		return hub.ErrSlow
+		return parley.ErrSlow
 	}
 	s.handed.Add(n)
 	return s.ws.WriteMessage(websocket.PongMessage, data)
@@ -536,4 +548,4 @@ func (s *socket) Close(code int, reason string) {
 
 func (s *socket) RemoteAddr() string { return s.remote }
 
-var _ hub.Socket = (*socket)(nil)
+var _ parley.Socket = (*socket)(nil)

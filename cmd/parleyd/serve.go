@@ -184,8 +184,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	api := &parleyhttp.Server{
 		Auth:     authn,
-		Hub:      m.hub,
-		WS:       m.ws,
+		Hub:      node{m.hub, m.ws},
 		Logger:   m.Logger,
 		Checks:   checks,
 		Web:      web.Handler(),
