@@ -196,7 +196,16 @@ type delivery struct {
 // (c.err), or the hub stopped first (and there is no one to write to).
 func (h *Hub) submit(c *commit) (failed bool) {
 	c.done = make(chan struct{})
+	// A connection whose socket closed may still be handling the frames
+	// it took before: once Shutdown has closed the queue, they are dropped
+	// (nothing was stored or answered, and there is no one to answer).
+	h.stopMu.RLock()
+	if h.stopped {
+		h.stopMu.RUnlock()
+		return false
+	}
 	h.commits <- c
+	h.stopMu.RUnlock()
 	select {
 	case <-c.done:
 		return c.err != nil

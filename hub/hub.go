@@ -143,6 +143,10 @@ type Hub struct {
 	conns    sync.WaitGroup
 	runOnce  sync.Once
 	stopOnce sync.Once
+	// stopMu orders submits against Shutdown's closing of commits: stopped
+	// is set, under the write lock, when commits is closed.
+	stopMu  sync.RWMutex
+	stopped bool
 }
 
 // shard is one slice of the registry of connections by username. It also
@@ -292,7 +296,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.conns.Wait()
 		h.stopOnce.Do(func() {
 			h.cancel()
+			h.stopMu.Lock()
+			h.stopped = true
 			close(h.commits)
+			h.stopMu.Unlock()
 		})
 		h.wg.Wait()
 		close(done)

@@ -7,4 +7,3 @@ type Socket = parley.Socket
 
 // ErrSlow is returned by Socket.WriteText when a client cannot keep up.
 var ErrSlow = parley.ErrSlow
-
