@@ -681,8 +681,13 @@ func (db *DB) appendRun(ctx context.Context, conv string, h head, run []*item) {
 		}
 		// Entries are found by their targets before the next run is
 		// settled (and before SUCCESS): written here, in parallel.
-		stored := run[:n]
-		if err := db.each(n, func(i int) error { return db.entryWrites(ctx, stored[i].a.Message) }); err != nil {
+		var entries []parley.Message
+		for _, it := range run[:n] {
+			if it.a.Kind != parley.KindMessage {
+				entries = append(entries, it.a.Message)
+			}
+		}
+		if err := db.each(len(entries), func(i int) error { return db.entryWrites(ctx, entries[i]) }); err != nil {
 			db.log.Warn("cassandra: recording entries failed", "err", err)
 		}
 		last += int64(n)

@@ -77,20 +77,36 @@ type row struct {
 	entries bool
 }
 
-// scanRow reads the msgColumns of one row, then the extra destinations.
-func scanRow(iter *gocql.Iter, conv string, r *row, extra ...any) bool {
-	var to, emoji *string
-	var kind *int
-	var target, replyTo *int64
-	var removed, deleted, entries *bool
-	dest := append([]any{&r.Seq, &r.ID, &r.From, &to, &r.Content, &r.Time, &kind, &target, &replyTo, &emoji, &removed, &deleted, &entries}, extra...)
-	if !iter.Scan(dest...) {
+// rowScanner reads rows of msgColumns (then its extra destinations) from
+// one query. Its destinations are made once, not once per row: a history
+// page or an offline pass reads many rows.
+type rowScanner struct {
+	conv                     string
+	r                        row
+	to, emoji                *string
+	kind                     *int
+	target, replyTo          *int64
+	removed, deleted, hasAny *bool
+	dest                     []any
+}
+
+func newRowScanner(conv string, extra ...any) *rowScanner {
+	s := &rowScanner{conv: conv}
+	r := &s.r
+	s.dest = append([]any{&r.Seq, &r.ID, &r.From, &s.to, &r.Content, &r.Time, &s.kind, &s.target, &s.replyTo, &s.emoji,
+		&s.removed, &s.deleted, &s.hasAny}, extra...)
+	return s
+}
+
+// scan reads the next row into r.
+func (s *rowScanner) scan(iter *gocql.Iter, r *row) bool {
+	if !iter.Scan(s.dest...) {
 		return false
 	}
-	r.Message = parley.Message{ID: r.ID, Conv: conv, Seq: r.Seq, From: r.From, Content: r.Content, Time: r.Time.UTC(),
-		To: deref(to), Kind: parley.EntryKind(deref(kind)), Target: deref(target), ReplyTo: deref(replyTo),
-		Emoji: deref(emoji), Removed: deref(removed), Deleted: deref(deleted)}
-	r.entries = deref(entries)
+	m := s.r.Message
+	*r = row{Message: parley.Message{ID: m.ID, Conv: s.conv, Seq: m.Seq, From: m.From, Content: m.Content, Time: m.Time.UTC(),
+		To: deref(s.to), Kind: parley.EntryKind(deref(s.kind)), Target: deref(s.target), ReplyTo: deref(s.replyTo),
+		Emoji: deref(s.emoji), Removed: deref(s.removed), Deleted: deref(s.deleted)}, entries: deref(s.hasAny)}
 	return true
 }
 
@@ -112,7 +128,7 @@ func (db *DB) row(ctx context.Context, conv string, seq int64, cons gocql.Consis
 	iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq = ?`, conv, db.bucket(seq), seq).
 		Consistency(cons).Idempotent(true).IterContext(ctx)
 	var r row
-	ok := scanRow(iter, conv, &r)
+	ok := newRowScanner(conv).scan(iter, &r)
 	if err := iter.Close(); err != nil {
 		return row{}, false, fail("read message", err)
 	}
@@ -133,16 +149,17 @@ func (db *DB) scan(ctx context.Context, conv string, after, upTo int64, senderOn
 			PageSize(1000).Idempotent(true).IterContext(ctx)
 		var m row
 		var st *int64
+		var kind *int
+		var deleted *bool
+		rows := newRowScanner(conv, &st)
 		n, stop := 0, false
 		for !stop {
 			var ok bool
 			if senderOnly {
-				var kind *int
-				var deleted *bool
 				ok = iter.Scan(&m.Seq, &m.From, &kind, &deleted, &st)
 				m.Kind, m.Deleted = parley.EntryKind(deref(kind)), deref(deleted)
 			} else {
-				ok = scanRow(iter, conv, &m, &st)
+				ok = rows.scan(iter, &m)
 			}
 			if !ok || m.ID == "" && !senderOnly {
 				break
@@ -201,7 +218,7 @@ func (db *DB) History(ctx context.Context, conv string, page parley.Page) ([]par
 		iter := db.s.Query(`SELECT `+msgColumns+` FROM messages WHERE conv = ? AND bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
 			conv, b, before, page.Limit-len(rows)).Idempotent(true).IterContext(ctx)
 		var r row
-		for scanRow(iter, conv, &r) {
+		for sc := newRowScanner(conv); sc.scan(iter, &r); {
 			if r.ID != "" {
 				rows = append(rows, r)
 			}

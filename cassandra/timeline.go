@@ -91,14 +91,23 @@ func (db *DB) state(ctx context.Context, r *row) (deletion int64, err error) {
 
 // withState returns the entries of rows, each message in its current state.
 func (db *DB) withState(ctx context.Context, rows []row) ([]parley.Message, error) {
-	out := make([]parley.Message, len(rows))
-	err := db.each(len(rows), func(i int) error {
-		_, err := db.state(ctx, &rows[i])
-		out[i] = rows[i].Message
+	// Only messages that entries act on need reads of their own.
+	var acted []int
+	for i := range rows {
+		if rows[i].Kind == parley.KindMessage && rows[i].entries {
+			acted = append(acted, i)
+		}
+	}
+	err := db.each(len(acted), func(i int) error {
+		_, err := db.state(ctx, &rows[acted[i]])
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	out := make([]parley.Message, len(rows))
+	for i := range rows {
+		out[i] = rows[i].Message
 	}
 	return out, nil
 }
