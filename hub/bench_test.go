@@ -3,17 +3,13 @@ package hub_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/hub"
-	"github.com/parley-chat/parley/pebble"
-	"github.com/parley-chat/parley/sqlite"
 )
 
 // BenchmarkOneToOne measures the hub and the embedded stores alone, with
@@ -25,33 +21,12 @@ import (
 // WebSocket layer and the system calls add.
 func BenchmarkOneToOne(b *testing.B) {
 	const users = 1000
-	ctx := context.Background()
-	dir := b.TempDir()
-	accounts, err := sqlite.Open(ctx, sqlite.Config{Path: dir + "/parley.db", Synchronous: "NORMAL"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	log, err := pebble.Open(dir+"/messages", pebble.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := parley.Split(accounts, log)
-	defer store.Close()
 	name := func(i int) string { return fmt.Sprintf("user%04d", i) }
-	var list []*parley.User
-	for i := range users {
-		list = append(list, &parley.User{Username: name(i), PasswordHash: []byte("x"), CreatedAt: time.Now()})
+	names := make([]string, users)
+	for i := range names {
+		names[i] = name(i)
 	}
-	if _, err := store.CreateUsers(ctx, list); err != nil {
-		b.Fatal(err)
-	}
-	h, err := hub.New(hub.Config{Store: store, SessionCheck: time.Hour, PingInterval: time.Hour,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h.Run()
-	defer h.Shutdown(ctx)
+	h, _ := runHub(b, names...)
 
 	var replies, deliveries, errs atomic.Int64
 	conns := make([]*hub.Conn, users)

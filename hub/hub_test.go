@@ -129,32 +129,41 @@ type testHub struct {
 
 func startHub(t *testing.T, users ...string) *testHub {
 	t.Helper()
+	h, store := runHub(t, users...)
+	return &testHub{Hub: h, store: store}
+}
+
+// runHub runs a hub on fresh embedded stores (accounts in SQLite, messages
+// in Pebble, every batch synced) holding the given users; it stops, and
+// the stores close, when tb ends.
+func runHub(tb testing.TB, users ...string) (*hub.Hub, parley.Store) {
+	tb.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	accounts, err := sqlite.Open(ctx, sqlite.Config{Path: dir + "/parley.db", Synchronous: "NORMAL"})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	log, err := pebble.Open(dir+"/messages", pebble.Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	store := parley.Split(accounts, log)
-	t.Cleanup(func() { store.Close() })
+	tb.Cleanup(func() { store.Close() })
 	var list []*parley.User
 	for _, u := range users {
 		list = append(list, &parley.User{Username: u, PasswordHash: []byte("x"), CreatedAt: time.Now()})
 	}
 	if _, err := store.CreateUsers(ctx, list); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h, err := hub.New(hub.Config{Store: store, SessionCheck: time.Hour, PingInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h.Run()
-	t.Cleanup(func() { h.Shutdown(context.Background()) })
-	return &testHub{Hub: h, store: store}
+	tb.Cleanup(func() { h.Shutdown(context.Background()) })
+	return h, store
 }
 
 // attach connects a chat socket for user, as the transport does (Detach
