@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/client"
 )
 
@@ -32,7 +33,7 @@ type Message struct {
 	ReplyTo   int64
 	Edited    bool
 	Deleted   bool
-	Reactions []client.Reaction
+	Reactions []parley.Reaction
 	// stateSeq is the newest entry the message's state is known to cover.
 	stateSeq int64
 }
@@ -198,7 +199,7 @@ func messageOf(f client.Frame) Message {
 	}
 	return Message{ID: f.MessageID, Seq: f.Seq, From: f.From, Content: content, Time: parseTime(f.Timestamp),
 		Kind: f.Kind, Target: f.Target, Emoji: f.Emoji, Removed: f.Removed,
-		ReplyTo: f.ReplyTo, Edited: f.Edited, Deleted: f.Deleted, Reactions: f.Reactions}
+		ReplyTo: f.ReplyTo, Edited: f.Edited, Deleted: f.Deleted, Reactions: reactionsOf(f.Reactions)}
 }
 
 func parseTime(s string) time.Time {
@@ -207,4 +208,16 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// reactionsOf converts the reactions of a frame.
+func reactionsOf(rs []client.Reaction) []parley.Reaction {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]parley.Reaction, len(rs))
+	for i, r := range rs {
+		out[i] = parley.Reaction{Emoji: r.Emoji, Users: r.Users}
+	}
+	return out
 }

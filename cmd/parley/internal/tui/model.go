@@ -81,6 +81,7 @@ type request struct {
 	quiet bool           // members: only to learn a group's name
 	frame map[string]any // sends: sent again after a reconnect
 	arg   string         // the user added or removed; an edit's text; a reaction's emoji
+	undo  bool           // a reaction: taken back
 }
 
 // Model is the Bubble Tea model of `parley chat`. Update is the only place

@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/client"
 )
 
@@ -50,34 +51,11 @@ func (c *Conversation) apply(e Message) {
 	case kindDelete:
 		t.Deleted, t.Content, t.Reactions = true, "", nil
 	case kindReaction:
-		t.Reactions = react(t.Reactions, e.Emoji, e.From, e.Removed)
+		// As the server keeps them (the server refused a 21st emoji).
+		m := parley.Message{Reactions: t.Reactions}
+		m.React(e.From, e.Emoji, e.Removed)
+		t.Reactions = m.Reactions
 	}
-}
-
-// react adds (or removes) user's reaction with emoji, keeping emoji in the
-// order first used and users in the order they reacted.
-func react(rs []client.Reaction, emoji, user string, remove bool) []client.Reaction {
-	i := slices.IndexFunc(rs, func(r client.Reaction) bool { return r.Emoji == emoji })
-	if remove {
-		if i < 0 {
-			return rs
-		}
-		users := slices.DeleteFunc(slices.Clone(rs[i].Users), func(u string) bool { return u == user })
-		if len(users) == 0 {
-			return slices.Delete(slices.Clone(rs), i, i+1)
-		}
-		rs = slices.Clone(rs)
-		rs[i].Users = users
-		return rs
-	}
-	rs = slices.Clone(rs)
-	if i < 0 {
-		return append(rs, client.Reaction{Emoji: emoji, Users: []string{user}})
-	}
-	if !slices.Contains(rs[i].Users, user) {
-		rs[i].Users = append(slices.Clone(rs[i].Users), user)
-	}
-	return rs
 }
 
 // reacted says whether user has reacted to msg with emoji.
@@ -214,9 +192,9 @@ func (m *Model) timelineCommand(name string, args []string) bool {
 		}
 		if msg := pick("a message", anyone); msg != nil {
 			f := frame("REACT", msg.Seq)
-			f["emoji"] = args[0]
-			f["remove"] = reacted(msg, args[0], m.me)
-			m.send(request{kind: reqReact, key: c.Key, arg: args[0]}, f)
+			undo := reacted(msg, args[0], m.me)
+			f["emoji"], f["remove"] = args[0], undo
+			m.send(request{kind: reqReact, key: c.Key, arg: args[0], undo: undo}, f)
 		}
 	case "/reply", "/re":
 		if text == "" {
@@ -244,10 +222,7 @@ func (m *Model) timelineSuccess(r request, f client.Frame) {
 	case reqDelete:
 		e.Kind = kindDelete
 	case reqReact:
-		e.Kind, e.Emoji = kindReaction, r.arg
-		if t := c.find(f.Target); t != nil {
-			e.Removed = reacted(t, r.arg, m.me)
-		}
+		e.Kind, e.Emoji, e.Removed = kindReaction, r.arg, r.undo
 	}
 	m.addEntry(c, e)
 	if c == m.Selected() {
