@@ -596,6 +596,9 @@ export class App {
     const lastSeen = parseTime(f.lastSeen);
     for (const c of this.convs.values()) {
       if (c.kind === 'chat' && c.with === f.username) {
+        // The peer was online until now, or is from now: what is stored
+        // has reached them (the view shows it while they stay online).
+        if (c.status === 'ONLINE' || f.status === 'ONLINE') c.markDelivered(this.me);
         c.status = f.status;
         c.lastSeen = lastSeen;
       }

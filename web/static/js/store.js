@@ -81,6 +81,13 @@ export class Conversation {
     return out.sort();
   }
 
+  /** Marks user's stored messages delivered: the peer was online after
+   *  they were stored. */
+  markDelivered(user) {
+    for (const m of this.msgs.values()) if (!m.hidden && m.seq && m.from === user) m.delivered = true;
+    this.changed();
+  }
+
   /** The newest stored message of user that is not deleted, or null. */
   lastOf(user) {
     let best = null;

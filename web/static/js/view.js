@@ -759,8 +759,7 @@ export class View {
       return seen.length ? { seen } : null;
     }
     if ((c.reads.get(c.with) || 0) >= msg.seq) return { state: 'read' };
-    if (c.status === 'ONLINE') msg.delivered = true;
-    return { state: msg.delivered ? 'delivered' : 'sent' };
+    return { state: msg.delivered || c.status === 'ONLINE' ? 'delivered' : 'sent' };
   }
 
   messageRow(msg, { mine, first, last, showAuthor, receipt, quote, canDelete, picker, armed }) {
