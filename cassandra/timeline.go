@@ -67,8 +67,9 @@ func fold(m *parley.Message, es []entryRow) (lastEdit, deletion int64) {
 }
 
 // state folds the current state of the message of r from its entries,
-// reading the content of its latest edit.
-func (db *DB) state(ctx context.Context, r *row) (deletion int64, err error) {
+// reading the content of its latest edit when content is set (checking an
+// entry against its target needs everything but the text).
+func (db *DB) state(ctx context.Context, r *row, content bool) (deletion int64, err error) {
 	if r.Kind != parley.KindMessage || !r.entries {
 		return 0, nil
 	}
@@ -77,7 +78,7 @@ func (db *DB) state(ctx context.Context, r *row) (deletion int64, err error) {
 		return 0, err
 	}
 	lastEdit, deletion := fold(&r.Message, es)
-	if lastEdit > 0 && !r.Deleted {
+	if content && lastEdit > 0 && !r.Deleted {
 		e, ok, err := db.message(ctx, r.Conv, lastEdit, gocql.LocalQuorum)
 		if err != nil {
 			return 0, err
@@ -99,7 +100,7 @@ func (db *DB) withState(ctx context.Context, rows []row) ([]parley.Message, erro
 		}
 	}
 	err := db.each(len(acted), func(i int) error {
-		_, err := db.state(ctx, &rows[acted[i]])
+		_, err := db.state(ctx, &rows[acted[i]], true)
 		return err
 	})
 	if err != nil {
@@ -148,7 +149,7 @@ func (db *DB) settle(ctx context.Context, conv string, last int64, run []*item) 
 			return err
 		}
 		t := &target{}
-		if t.deletion, err = db.state(ctx, &r); err != nil {
+		if t.deletion, err = db.state(ctx, &r, false); err != nil {
 			return err
 		}
 		t.msg = r.Message
