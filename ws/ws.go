@@ -203,9 +203,11 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, detach func(Rec
 	if err != nil {
 		return err
 	}
-	if c, ok := wsc.UnderlayerConn().(interface{ SetWriteBuffer(int) error }); ok && s.cfg.SendBufferBytes > 0 {
-		if err := c.SetWriteBuffer(s.cfg.SendBufferBytes); err != nil {
-			s.log.Debug("setting the send buffer", "err", err)
+	if s.cfg.SendBufferBytes > 0 {
+		if c, ok := wsc.UnderlayerConn().(interface{ SetWriteBuffer(int) error }); ok {
+			if err := c.SetWriteBuffer(s.cfg.SendBufferBytes); err != nil {
+				s.log.Debug("setting the send buffer", "err", err)
+			}
 		}
 	}
 	sock := &socket{ws: wsc, max: int64(s.cfg.MaxQueueBytes), remote: r.RemoteAddr, detach: detach, srv: s,
